@@ -1,0 +1,702 @@
+"""The one skorch base shared by every skremix classifier.
+
+It holds the scikit-learn contract (validation, label encoding, fitted
+attributes), the default modules, device and seeding, class counts measured
+on the data actually trained on, the deferred re-weighting / re-sampling of
+Cao et al., and a fast in-memory batch loop. A method subclass overrides
+only :meth:`_ImbalancedNetBase._train_forward` (and, for re-sampling
+methods, :meth:`_ImbalancedNetBase._train_batches`).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import numbers
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet, NeuralNetClassifier
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import Dataset as SkorchDataset
+from skorch.dataset import unpack_data
+from torch.utils.data import DataLoader, Subset
+
+from skremix.callbacks import RebalanceSchedule, ValidBalancedAccuracy
+from skremix.mixing import resolve_layer, soft_cross_entropy
+from skremix.nn import default_module
+from skremix.sampling import effective_number_weights
+
+__all__: list[str] = []
+
+_REBALANCE = (None, "rw", "rs", "drw", "drs")
+
+
+_SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
+        The network. None picks one from the shape of ``X`` at fit
+        (:func:`skremix.nn.default_module`): an MLP for rows, a small ConvNet
+        for images smaller than 32x32, a CIFAR ResNet-32 from 32x32 up.
+        A class gets ``n_features`` / ``in_channels`` / ``n_classes`` /
+        ``input_shape`` filled in when its constructor takes them;
+        ``module__*`` parameters are passed to it, as in skorch.
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        Used for the validation loss only; the training loss is the
+        per-sample (soft-label, class-weighted) cross-entropy of skremix.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        ``optimizer__*`` parameters are passed to it.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=30
+        Number of epochs of ``fit``.
+    batch_size : int, default=64
+        Mini-batch size (``-1``: the whole data set). A batch size larger
+        than the data gives one batch per epoch.
+    train_split : callable or None, default=None
+        None trains on all the data, as sklearn estimators do. Pass e.g.
+        ``skorch.dataset.ValidSplit(0.2, stratified=True)`` to hold out a
+        validation part: its balanced accuracy is recorded as ``valid_bacc``
+        and class counts are those of the training part.
+    rebalance : {None, 'rw', 'rs', 'drw', 'drs'}, default=None
+        Class re-balancing of Cao et al. (2019) with effective-number weights
+        ``w_c = (1 - b) / (1 - b**N_c)`` scaled to sum to C: re-weighting
+        (``'rw'``) or re-sampling (``'rs'``) from the first epoch, or deferred
+        (``'drw'``, ``'drs'``) from ``rebalance_start``.
+    rebalance_start : int or float, default=0.8
+        Deferred start: an int is the number of plain epochs; a float in
+        [0, 1) the fraction of ``max_epochs`` trained plain (0.8 = the papers'
+        "after 80% of the epochs" / second LR decay at epoch 160 of 200).
+    rebalance_beta : float, default=0.9999
+        ``b`` of the effective number.
+    loss : {'ce'}, default='ce'
+        Training loss.
+    mix_layer : str or None, default=None
+        Dotted name of the submodule whose output hidden-layer methods
+        transform; None takes the module's ``default_mix_layer`` (after the
+        second block or group of the built-in modules).
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, batches and mixing; two fits with the same int give
+        the same probabilities. The caller's global RNG state is untouched.
+    device : 'auto', str or torch.device, default='auto'
+        'auto' trains on CUDA when a GPU is present and on the CPU otherwise.
+    verbose : int, default=0
+        skorch's per-epoch table when > 0.
+    **kwargs
+        Any other skorch parameter (``callbacks``, ``warm_start``,
+        ``iterator_valid__batch_size``, ...)."""
+
+_SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
+        The class labels, in the order of the ``predict_proba`` columns.
+    class_counts_ : ndarray of shape (n_classes,)
+        Per-class counts of the data actually trained on (after any
+        validation split), aligned with ``classes_``.
+    class_weights_ : ndarray of shape (n_classes,)
+        Effective-number class weights of ``class_counts_`` (sum C).
+    n_features_in_ : int
+        Features of tabular input; for images the size of axis 1 of ``X``
+        as passed (channels, or height for ``(n, h, w)`` input).
+    input_shape_ : tuple
+        Shape of one sample as the module sees it: ``(d,)`` or ``(c, h, w)``.
+    module_ : torch.nn.Module
+        The trained network.
+    history_ : skorch.History
+        Per-epoch losses, ``rebalance`` state and validation scores."""
+
+
+def _softmax(logits):
+    # Module level so that pickled nets keep working; float64 so that rows
+    # sum to one to sklearn's tolerance.
+    return torch.softmax(logits.double(), dim=-1)
+
+
+class _TensorBatches:
+    """Mini-batches of tensors already in memory, re-drawn at every epoch.
+
+    Replaces a DataLoader over a map-style Dataset: no per-sample indexing,
+    no collation, and for training the data is moved to the device once.
+    """
+
+    def __init__(self, X, y, batches, device):
+        self.X = X
+        self.y = y
+        self.batches = batches
+        self.device = device
+
+    def __iter__(self):
+        for idx in self.batches():
+            Xb = self.X[idx]
+            yb = None if self.y is None else self.y[idx]
+            if Xb.device != torch.device(self.device):
+                Xb = Xb.to(self.device, non_blocking=True)
+                yb = None if yb is None else yb.to(self.device, non_blocking=True)
+            yield Xb, yb
+
+    def __len__(self):
+        return sum(1 for _ in self.batches())
+
+
+def _dataset_tensors(dataset):
+    """(X, y) tensors behind a skorch Dataset or a Subset of one, else None."""
+    if isinstance(dataset, Subset):
+        inner = _dataset_tensors(dataset.dataset)
+        if inner is None:
+            return None
+        X, y = inner
+        idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+        return X[idx], (None if y is None else y[idx])
+    if isinstance(dataset, SkorchDataset) and isinstance(dataset.X, torch.Tensor):
+        y = dataset.y
+        if y is not None and not isinstance(y, torch.Tensor):
+            y = torch.as_tensor(np.asarray(y))
+        return dataset.X, y
+    return None
+
+
+def _chunks(order, batch_size):
+    """Split an index vector into batches; a trailing batch of one sample is
+    merged into the previous one (BatchNorm cannot train on one sample)."""
+    n = len(order)
+    bounds = list(range(0, n, batch_size)) + [n]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _fill_module_kwargs(module_cls, kwargs, input_shape, n_classes):
+    """Fill in input and output sizes a module constructor asks for."""
+    try:
+        params = inspect.signature(module_cls).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    sizes = {
+        "n_classes": n_classes,
+        "n_features": int(np.prod(input_shape)),
+        "input_shape": tuple(input_shape),
+    }
+    if len(input_shape) == 3:
+        sizes["in_channels"] = input_shape[0]
+    for name, value in sizes.items():
+        if name in params and name not in kwargs:
+            kwargs[name] = value
+    return kwargs
+
+
+class _ImbalancedNetBase(NeuralNetClassifier):
+    """Private skorch base of the skremix classifiers."""
+
+    _parameter_constraints: dict = {
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Options(numbers.Integral, {-1}),
+        ],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
+        "rebalance_start": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            Interval(numbers.Real, 0, 1, closed="left"),
+        ],
+        "rebalance_beta": [Interval(numbers.Real, 0, 1, closed="left")],
+        "mix_layer": [str, None],
+        "random_state": ["random_state"],
+        "loss": [StrOptions({"ce"})],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=30,
+        batch_size=64,
+        train_split=None,
+        rebalance=None,
+        rebalance_start=0.8,
+        rebalance_beta=0.9999,
+        loss="ce",
+        mix_layer=None,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.rebalance = rebalance
+        self.rebalance_start = rebalance_start
+        self.rebalance_beta = rebalance_beta
+        self.loss = loss
+        self.mix_layer = mix_layer
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ device
+    # ``device='auto'`` stays the public parameter (get_params, clone, pickle)
+    # while skorch's internals read the resolved device through this property.
+    @property
+    def device(self):
+        raw = self.__dict__.get("device", "auto")
+        if isinstance(raw, str) and raw == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return raw
+
+    @device.setter
+    def device(self, value):
+        self.__dict__["device"] = value
+
+    def _get_param_names(self):
+        # skorch lists every non-fitted attribute; its private bookkeeping
+        # (_params_to_validate, ...) is not a parameter.
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        params["device"] = self.__dict__.get("device", "auto")
+        return params
+
+    def __setstate__(self, state):
+        raw = state.get("device", "auto")
+        auto = isinstance(raw, str) and raw == "auto"
+        if auto:
+            state["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        super().__setstate__(state)
+        if auto:
+            self.__dict__["device"] = "auto"
+
+    # --------------------------------------------------------------- callbacks
+    @property
+    def _default_callbacks(self):
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("valid_bacc", ValidBalancedAccuracy()),
+            ("rebalance", RebalanceSchedule()),
+            ("print_log", PrintLog()),
+        ]
+
+    # ---------------------------------------------------------- sklearn tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return bool(self.__dict__.get("initialized_")) and hasattr(
+            self, "class_counts_"
+        )
+
+    # ------------------------------------------------------------- validation
+    def _check_params(self):
+        """Validate skremix's parameters (skorch's own check only looks at
+        routed names), before any data is touched."""
+        constraints = {}
+        for klass in reversed(type(self).__mro__):
+            constraints.update(getattr(klass, "_parameter_constraints", {}))
+        validate_parameter_constraints(
+            constraints,
+            {name: getattr(self, name) for name in constraints},
+            caller_name=type(self).__name__,
+        )
+        raw = self.__dict__.get("device", "auto")
+        if raw is not None and not (isinstance(raw, str) and raw == "auto"):
+            try:
+                dev = torch.device(raw)
+            except (RuntimeError, TypeError) as exc:
+                raise ValueError(f"device={raw!r} is not a valid torch device.") from exc
+            if dev.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(
+                    f"device={raw!r} was requested but CUDA is not available "
+                    "(torch.cuda.is_available() is False); use device='auto' "
+                    "to train on a GPU when there is one and on the CPU otherwise."
+                )
+
+    def _check_method_params(self):
+        """Checks of a method that need the data (``input_shape_``), run after
+        validation and before any training; constraints cover the rest."""
+
+    def _validate_X(self, X, *, reset, y=None):
+        """Validate and convert X (and y) the way sklearn does, for tabular
+        rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``."""
+        if isinstance(X, torch.Tensor):
+            X = X.detach().cpu().numpy()
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        is_uint8 = getattr(X, "dtype", None) == np.uint8
+        kw = dict(allow_nd=True, dtype=np.float32, reset=reset)
+        if y is None and not reset:
+            X = validate_data(self, X, **kw)
+        else:
+            X, y = validate_data(self, X, y, **kw)
+        if X.ndim > 4:
+            raise ValueError(
+                f"Expected 2D (n_samples, n_features), 3D (n, height, width) or 4D "
+                f"(n, channels, height, width) input, got array with {X.ndim} dims."
+            )
+        if X.ndim == 3:
+            X = X[:, None]
+        if X.ndim == 4 and is_uint8:
+            X = X / np.float32(255.0)
+        if reset:
+            self.input_shape_ = tuple(X.shape[1:])
+        elif tuple(X.shape[1:]) != self.input_shape_:
+            if X.ndim == 2 or len(self.input_shape_) == 1:
+                raise ValueError(
+                    f"X has {int(np.prod(X.shape[1:]))} features, but "
+                    f"{type(self).__name__} is expecting "
+                    f"{int(np.prod(self.input_shape_))} features as input."
+                )
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on shape {self.input_shape_}."
+            )
+        if not X.flags.writeable or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X).copy()
+        return X if y is None else (X, y)
+
+    def _validate_fit_data(self, X, y, *, reset):
+        if y is not None:
+            y_arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
+            target_type = type_of_target(y_arr, input_name="y")
+            if target_type in (
+                "multilabel-indicator",
+                "multiclass-multioutput",
+                "continuous-multioutput",
+            ):
+                raise ValueError("Multilabel and multioutput targets are not supported.")
+        X, y = self._validate_X(X, reset=reset, y=y)
+        check_classification_targets(y)
+        if reset:
+            classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
+            if len(classes) < 2:
+                raise ValueError(
+                    "Classifier can't train when only one class is present: "
+                    f"y contains only {classes.tolist()}."
+                )
+            self.classes_inferred_ = classes
+        classes = self.classes_
+        y_enc = np.searchsorted(classes, y)
+        y_enc = np.clip(y_enc, 0, len(classes) - 1)
+        unknown = classes[y_enc] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
+                f"classes_ {classes.tolist()}."
+            )
+        return torch.from_numpy(X), torch.from_numpy(y_enc.astype(np.int64))
+
+    def check_data(self, X, y=None):
+        # Validation happens in fit/partial_fit before skorch sees the data.
+        pass
+
+    # ---------------------------------------------------------------- seeding
+    @contextmanager
+    def _seeded(self):
+        """Seed torch from random_state inside a forked RNG: reproducible
+        fits that leave the caller's global RNG state untouched."""
+        seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        dev = torch.device(self.device) if self.device is not None else None
+        devices = []
+        if dev is not None and dev.type == "cuda":
+            devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            self.rng_ = np.random.default_rng(seed)
+            yield
+
+    # -------------------------------------------------------------- training
+    def fit(self, X, y, **fit_params):
+        """Initialize and train the network on all of ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, n_features), \
+(n_samples, height, width) or (n_samples, channels, height, width)
+            Tabular rows or images. uint8 images are scaled to [0, 1].
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_params()
+        X, y = self._validate_fit_data(X, y, reset=True)
+        self._check_method_params()
+        with self._seeded():
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            self._run_training(X, y, "fit", fit_params)
+        return self
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            As in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Labels; on later calls they must be among ``classes_``.
+        classes : array-like, default=None
+            All labels, required on the first call when ``y`` lacks some.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not self.__sklearn_is_fitted__()
+        self._check_params()
+        if first and classes is not None and self.classes is None:
+            self.classes_inferred_ = np.unique(classes)
+        X, y = self._validate_fit_data(X, y, reset=first)
+        self._check_method_params()
+        with self._seeded():
+            if not self.initialized_:
+                self.initialize()
+            self._run_training(X, y, "partial_fit", fit_params)
+        return self
+
+    def _run_training(self, X, y, routing_method, fit_params):
+        try:
+            NeuralNet.partial_fit(self, X, y, _routing_method=routing_method, **fit_params)
+        finally:
+            self.__dict__.pop("train_cache_", None)
+            self.__dict__.pop("rng_", None)
+
+    def initialize_module(self):
+        """Build ``module_``: the user's module or a default one for the input
+        shape, with input and output sizes filled in."""
+        kwargs = self.get_params_for("module")
+        module = self.module
+        if module is None:
+            module = default_module(self.input_shape_)
+        if isinstance(module, torch.nn.Module):
+            if kwargs:
+                raise ValueError(
+                    "module__* parameters were given but module is an instance; "
+                    "pass the module class instead."
+                )
+            # A copy: refitting starts from the same initial weights and the
+            # caller's instance is never trained in place.
+            self.module_ = copy.deepcopy(module)
+        else:
+            kwargs = _fill_module_kwargs(
+                module, kwargs, self.input_shape_, len(self.classes_)
+            )
+            self.module_ = module(**kwargs)
+        return self
+
+    def initialize(self):
+        if not hasattr(self, "input_shape_"):
+            raise ValueError(
+                f"{type(self).__name__} builds its module from the training data: "
+                "call fit(X, y) instead of initialize()."
+            )
+        return super().initialize()
+
+    def _mix_layer_name(self):
+        """The submodule hidden-layer methods act on."""
+        name = self.mix_layer
+        if name is None:
+            name = getattr(self.module_, "default_mix_layer", None)
+        if name is None:
+            raise ValueError(
+                f"{type(self.module_).__name__} declares no default_mix_layer: set "
+                "mix_layer to the name of the submodule whose output is mixed "
+                f"(one of {[n for n, _ in self.module_.named_modules() if n]})."
+            )
+        resolve_layer(self.module_, name)
+        return name
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        tensors = _dataset_tensors(dataset_train)
+        if tensors is None or tensors[1] is None:
+            _, y_train = (None, y)
+        else:
+            y_train = tensors[1]
+        counts = np.bincount(np.asarray(y_train), minlength=len(self.classes_))
+        self.class_counts_ = counts.astype(np.int64)
+        self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
+        self.plain_epochs_ = self._resolve_start()
+        return dataset_train, dataset_valid
+
+    def _resolve_start(self):
+        """Number of epochs before deferred re-balancing starts."""
+        if self.rebalance in ("rw", "rs", None):
+            return 0
+        start = self.rebalance_start
+        if isinstance(start, numbers.Integral):
+            return int(start)
+        return int(start * self.max_epochs)
+
+    def _train_cache(self, device):
+        """Device tensors of the class statistics, built once per fit."""
+        cache = self.__dict__.get("train_cache_")
+        if cache is None or cache["device"] != device:
+            cache = {
+                "device": device,
+                "counts": torch.as_tensor(self.class_counts_, device=device),
+                "weights": torch.as_tensor(
+                    self.class_weights_, dtype=torch.float32, device=device
+                ),
+            }
+            self.train_cache_ = cache
+        return cache
+
+    def get_iterator(self, dataset, training=False):
+        tensors = _dataset_tensors(dataset)
+        iterator = self.iterator_train if training else self.iterator_valid
+        if tensors is None or iterator is not DataLoader:
+            return super().get_iterator(dataset, training=training)
+        X, y = tensors
+        params = self.get_params_for("iterator_train" if training else "iterator_valid")
+        batch_size = params.get("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = max(len(X), 1)
+        if training:
+            device = self.device
+            X, y = X.to(device), y.to(device)
+            return _TensorBatches(
+                X, y, lambda: self._train_batches(y, batch_size), device
+            )
+        n = len(X)
+        return _TensorBatches(
+            X,
+            y,
+            lambda: (slice(a, min(a + batch_size, n)) for a in range(0, n, batch_size)),
+            self.device,
+        )
+
+    def _rebalance_active(self, kind):
+        return self.rebalance in kind and bool(self.__dict__.get("rebalance_active_"))
+
+    def _train_batches(self, y, batch_size):
+        """Index batches of one training epoch, on the device of ``y``.
+
+        Shuffled; with re-sampling active (``'rs'``, or ``'drs'`` after the
+        deferred start) ``len(y)`` draws with replacement, each sample with
+        probability proportional to its class weight.
+        """
+        n = len(y)
+        if self._rebalance_active(("rs", "drs")):
+            weights = self._train_cache(y.device)["weights"][y]
+            order = torch.multinomial(weights, n, replacement=True)
+        else:
+            order = torch.randperm(n, device=y.device)
+        return _chunks(order, batch_size)
+
+    def _train_forward(self, X, y, **fit_params):
+        """Forward pass of a training step: ``(logits, targets, extra_losses)``.
+
+        ``targets`` are class indices ``(B,)`` or probabilities ``(B, C)``;
+        ``extra_losses`` is a dict of scalar tensors added to the loss.
+        Methods override this hook only.
+        """
+        return self.infer(X, **fit_params), y, {}
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred, targets, extra = self._train_forward(Xi, yi, **fit_params)
+        loss = self.get_loss(y_pred, targets, X=Xi, training=True)
+        for name, value in extra.items():
+            loss = loss + value
+            self.history.record_batch(name, float(value.detach()))
+        if not torch.isfinite(loss.detach()):
+            raise FloatingPointError(
+                f"Training diverged: the loss became {float(loss.detach())} in "
+                f"epoch {len(self.history)}. Lower lr (now {self.lr}) or check "
+                "the inputs for extreme values."
+            )
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean over the batch of the per-sample cross-entropy.
+
+        In training, soft targets are accepted and the class weights of
+        ``rebalance='rw'`` / ``'drw'`` apply: the weighted per-sample losses
+        are divided by the batch size (not by the sum of the weights, as the
+        reference DRW code does), the same normalisation for every method.
+        """
+        if isinstance(y_pred, tuple):
+            y_pred = y_pred[0]
+        y_true = y_true.to(y_pred.device)
+        if not training:
+            return F.cross_entropy(y_pred.float(), y_true.long())
+        weight = None
+        if self._rebalance_active(("rw", "drw")):
+            weight = self._train_cache(y_pred.device)["weights"]
+        return soft_cross_entropy(y_pred, y_true, weight).mean()
+
+    # ------------------------------------------------------------- predicting
+    def _get_predict_nonlinearity(self):
+        if isinstance(self.predict_nonlinearity, str) and self.predict_nonlinearity == "auto":
+            return _softmax
+        return super()._get_predict_nonlinearity()
+
+    def predict_proba(self, X):
+        """Class probabilities, one column per class in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Same layout as in :meth:`fit`.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        proba = super().predict_proba(torch.from_numpy(X))
+        if not np.all(np.isfinite(proba)):
+            raise FloatingPointError(
+                "The network outputs non-finite values: training diverged. "
+                f"Refit with a lower lr (now {self.lr})."
+            )
+        return proba
+
+    def predict(self, X):
+        """Predicted class labels, taken from ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor
+            Same layout as in :meth:`fit`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

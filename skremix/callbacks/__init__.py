@@ -1,0 +1,7 @@
+"""skorch callbacks: deferred re-balancing, validation balanced accuracy and
+per-class training progress."""
+
+from skremix.callbacks._rebalance import RebalanceSchedule
+from skremix.callbacks._scoring import ValidBalancedAccuracy
+
+__all__ = ["RebalanceSchedule", "ValidBalancedAccuracy"]

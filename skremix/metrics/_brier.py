@@ -1,0 +1,242 @@
+"""Balanced Brier score and the scorers used to evaluate imbalanced classifiers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from imblearn.metrics import geometric_mean_score
+from sklearn.metrics import get_scorer, make_scorer
+from sklearn.utils import check_array, column_or_1d
+
+__all__ = [
+    "balanced_brier_score",
+    "neg_balanced_brier_scorer",
+    "geometric_mean_scorer",
+    "get_scorers",
+]
+
+
+def balanced_brier_score(
+    y_true: Any,
+    y_proba: Any,
+    *,
+    labels: Any = None,
+) -> float:
+    """Balanced (class-averaged) multi-class Brier score.
+
+    The squared error between the predicted probability vector and the one-hot
+    true label, averaged within each class and then across classes, so that
+    every class weighs the same whatever its size. Lower is better: 0 for
+    perfect confident predictions, 2 at worst.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_proba : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Predicted probabilities, one column per class in sorted ``labels``
+        order (as returned by ``predict_proba`` of an estimator with
+        ``classes_``). A 1-D array is the probability of the positive class
+        (the larger of two labels) of a binary problem and is expanded to the
+        two columns ``[1 - p, p]``.
+    labels : array-like of shape (n_classes,), default=None
+        All class labels, i.e. the columns of ``y_proba`` (sorted internally).
+        Defaults to ``np.unique(y_true)``; pass it (e.g. ``estimator.classes_``)
+        whenever ``y_true`` may lack a class, otherwise columns and classes do
+        not line up.
+
+    Returns
+    -------
+    score : float
+        Balanced Brier score, in ``[0, 2]``.
+
+    Raises
+    ------
+    ValueError
+        On inconsistent lengths, a number of columns that differs from the
+        number of labels, a 1-D ``y_proba`` without exactly two labels, labels
+        in ``y_true`` missing from ``labels``, duplicate labels, or
+        probabilities outside ``[0, 1]``.
+
+    Notes
+    -----
+    With classes :math:`k = 1, \\dots, K`, predicted probabilities
+    :math:`p_{ik}` and the set :math:`\\mathcal{C}` of classes present in
+    ``y_true``,
+
+    .. math::
+
+        \\mathrm{BBS} = \\frac{1}{|\\mathcal{C}|} \\sum_{c \\in \\mathcal{C}}
+        \\frac{1}{n_c} \\sum_{i : y_i = c} \\sum_{k=1}^{K}
+        \\left(p_{ik} - \\mathbb{1}[k = c]\\right)^2 .
+
+    Classes absent from ``y_true`` have no per-class mean and are skipped in
+    the average over classes (their columns still enter every sample's
+    squared error). On a test set with equally many samples of every class
+    the BBS equals the ordinary multi-class Brier score
+    (``brier_score_loss(..., scale_by_half=False)``), and for two classes
+    twice the binary Brier score ``mean((p_i - y_i)^2)``.
+
+    Rows are not required to sum to one. This implementation follows the
+    definition above; the reference binary code released with Bellinger et
+    al.'s paper scores the negative-class samples with the wrong term, so its
+    numbers can differ from these in the binary case.
+
+    References
+    ----------
+    .. [1] C. Bellinger, R. Corizzo and N. Japkowicz, "ReMix Training for
+       Calibrated Imbalanced Deep Learning" (the paper in the project's
+       ``shared/papers``).
+    .. [2] G. W. Brier, "Verification of forecasts expressed in terms of
+       probability", Monthly Weather Review 78(1), 1950.
+
+    Examples
+    --------
+    >>> from skremix.metrics import balanced_brier_score
+    >>> balanced_brier_score([0, 0, 0, 1], [[1, 0], [1, 0], [1, 0], [1, 0]])
+    1.0
+    >>> balanced_brier_score([0, 1], [0.0, 1.0])  # 1-D: P(class 1)
+    0.0
+    >>> balanced_brier_score([0, 1], [1.0, 0.0])  # confidently wrong
+    2.0
+    """
+    y_true = column_or_1d(y_true)
+    y_proba = check_array(
+        y_proba, ensure_2d=False, dtype=np.float64, input_name="y_proba"
+    )
+    if y_proba.shape[0] != y_true.shape[0]:
+        raise ValueError(
+            f"y_true and y_proba have inconsistent numbers of samples: "
+            f"{y_true.shape[0]} != {y_proba.shape[0]}."
+        )
+    if labels is None:
+        labels = np.unique(y_true)
+    else:
+        labels = column_or_1d(np.asarray(labels))
+        if np.unique(labels).shape[0] != labels.shape[0]:
+            raise ValueError(f"labels contains duplicates: {labels!r}.")
+        labels = np.sort(labels)
+    unknown = np.setdiff1d(np.unique(y_true), labels)
+    if unknown.size:
+        raise ValueError(
+            f"y_true contains labels {unknown.tolist()} that are not in labels "
+            f"{labels.tolist()}."
+        )
+
+    if y_proba.ndim == 1:
+        if labels.shape[0] != 2:
+            raise ValueError(
+                "A 1-D y_proba (probability of the positive class) needs exactly "
+                f"two labels, got {labels.shape[0]} ({labels.tolist()}); pass "
+                "labels=[negative, positive] or a 2-D y_proba."
+            )
+        y_proba = np.column_stack([1.0 - y_proba, y_proba])
+    elif y_proba.ndim != 2:
+        raise ValueError(f"y_proba must be 1-D or 2-D, got shape {y_proba.shape}.")
+    if y_proba.shape[1] != labels.shape[0]:
+        raise ValueError(
+            f"y_proba has {y_proba.shape[1]} columns but there are "
+            f"{labels.shape[0]} labels ({labels.tolist()}); columns must match "
+            "the sorted labels, pass labels=estimator.classes_."
+        )
+    if y_proba.min() < 0 or y_proba.max() > 1:
+        raise ValueError("y_proba contains values outside [0, 1].")
+
+    onehot = (y_true[:, None] == labels[None, :]).astype(np.float64)
+    per_sample = ((y_proba - onehot) ** 2).sum(axis=1)
+    class_index = onehot.argmax(axis=1)
+    present = np.unique(class_index)
+    per_class = [per_sample[class_index == c].mean() for c in present]
+    return float(np.mean(per_class))
+
+
+def neg_balanced_brier_scorer(estimator: Any, X: Any, y_true: Any) -> float:
+    """Scorer: minus the balanced Brier score of ``estimator.predict_proba(X)``.
+
+    Negated, like scikit-learn's ``neg_*`` scorers, so that greater is better
+    in model selection (``cross_validate``, ``GridSearchCV``, ...).
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        Must implement ``predict_proba`` and have ``classes_``.
+    X : array-like
+        Evaluation samples.
+    y_true : array-like of shape (n_samples,)
+        Their true labels.
+
+    Returns
+    -------
+    score : float
+        ``-balanced_brier_score(y_true, proba, labels=...)``, in ``[-2, 0]``.
+
+    Notes
+    -----
+    The columns of ``predict_proba`` are aligned with ``estimator.classes_``
+    (passed as ``labels``), so the score is right even when the evaluation
+    fold lacks some class. A class seen in ``y_true`` but not in
+    ``classes_`` (absent from the training fold) gets probability 0: a zero
+    column is inserted for it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skremix.metrics import neg_balanced_brier_scorer
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = LogisticRegression(max_iter=500).fit(X, y)
+    >>> -0.2 < neg_balanced_brier_scorer(clf, X, y) <= 0
+    True
+    """
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(estimator.classes_)
+    y_arr = column_or_1d(y_true)
+    labels = np.union1d(classes, np.unique(y_arr))
+    if labels.shape[0] != classes.shape[0]:
+        full = np.zeros((proba.shape[0], labels.shape[0]), dtype=np.float64)
+        full[:, np.searchsorted(labels, classes)] = proba
+        proba = full
+    return -balanced_brier_score(y_arr, proba, labels=labels)
+
+
+#: Scorer for the geometric mean of per-class recalls
+#: (:func:`imblearn.metrics.geometric_mean_score`, greater is better).
+geometric_mean_scorer = make_scorer(geometric_mean_score)
+
+
+def get_scorers() -> dict[str, Callable[..., float]]:
+    """Scorers for imbalanced classification, for ``scoring=`` arguments.
+
+    Returns
+    -------
+    scorers : dict of str to callable
+        A new dict with
+
+        * ``"balanced_accuracy"``: mean per-class recall (scikit-learn);
+        * ``"g_mean"``: geometric mean of per-class recalls
+          (:data:`geometric_mean_scorer`, from imbalanced-learn);
+        * ``"f1_macro"``: unweighted mean of per-class F1 (scikit-learn);
+        * ``"neg_balanced_brier"``: :func:`neg_balanced_brier_scorer`.
+
+        All are greater-is-better.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import cross_validate
+    >>> from skremix.metrics import get_scorers
+    >>> X, y = load_iris(return_X_y=True)
+    >>> res = cross_validate(LogisticRegression(max_iter=500), X, y, cv=3,
+    ...                      scoring=get_scorers())
+    >>> sorted(k for k in res if k.startswith("test_"))
+    ['test_balanced_accuracy', 'test_f1_macro', 'test_g_mean', 'test_neg_balanced_brier']
+    """
+    return {
+        "balanced_accuracy": get_scorer("balanced_accuracy"),
+        "g_mean": geometric_mean_scorer,
+        "f1_macro": get_scorer("f1_macro"),
+        "neg_balanced_brier": neg_balanced_brier_scorer,
+    }

@@ -1,0 +1,158 @@
+"""The Remix label rule (Chou et al. 2020, Eq. 10) and soft-label targets."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["remix_label_factor", "mixed_targets", "soft_cross_entropy"]
+
+
+def remix_label_factor(
+    lam: float | torch.Tensor,
+    n_i: torch.Tensor,
+    n_j: torch.Tensor,
+    kappa: float = 3.0,
+    tau: float = 0.5,
+) -> torch.Tensor:
+    r"""Per-sample label weight of Rebalanced Mixup.
+
+    A sample ``x_i`` mixed as ``lam * x_i + (1 - lam) * x_j`` gets the label
+    ``lam_y * y_i + (1 - lam_y) * y_j`` with
+
+    .. math::
+
+        \lambda_y = \begin{cases}
+            0 & \text{if } n_i / n_j \ge \kappa \text{ and } \lambda < \tau, \\
+            1 & \text{if } n_i / n_j \le 1/\kappa \text{ and } 1 - \lambda < \tau, \\
+            \lambda & \text{otherwise,}
+        \end{cases}
+
+    where ``n_i``, ``n_j`` are the training-set counts of the two classes.
+    When the majority sample contributes less than ``tau`` of the features,
+    the mixed sample is labelled entirely as the minority class.
+
+    Parameters
+    ----------
+    lam : float or torch.Tensor
+        Feature mixing coefficient of ``x_i`` (a scalar for the batch, or one
+        per sample).
+    n_i, n_j : torch.Tensor of shape (B,)
+        Training-set class counts of ``y_i`` and of its partner ``y_j``.
+    kappa : float, default=3.0
+        Count ratio from which a pair counts as majority/minority.
+    tau : float, default=0.5
+        Threshold on the feature share; ``tau = 0`` gives ``lam_y = lam``
+        everywhere, i.e. the base mixing method.
+
+    Returns
+    -------
+    lam_y : torch.Tensor of shape (B,)
+        Float tensor on the device of ``n_i``.
+
+    References
+    ----------
+    .. [1] H.-P. Chou, S.-C. Chang, J.-Y. Pan, W. Wei, D.-C. Juan, "Remix:
+       Rebalanced Mixup", ECCV Workshops 2020.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.mixing import remix_label_factor
+    >>> n_i = torch.tensor([1000.0, 10.0, 100.0])
+    >>> n_j = torch.tensor([10.0, 1000.0, 80.0])
+    >>> remix_label_factor(0.3, n_i, n_j)  # majority x_i kept only 30%
+    tensor([0.0000, 0.3000, 0.3000])
+    >>> remix_label_factor(0.8, n_i, n_j)  # minority x_i kept 80%
+    tensor([0.8000, 1.0000, 0.8000])
+    """
+    n_i = n_i.to(torch.float32)
+    n_j = n_j.to(torch.float32)
+    lam_t = torch.as_tensor(lam, dtype=torch.float32, device=n_i.device)
+    ratio = n_i / n_j
+    lam_y = lam_t.expand_as(ratio).clone()
+    lam_y = torch.where((ratio >= kappa) & (lam_t < tau), torch.zeros_like(lam_y), lam_y)
+    lam_y = torch.where(
+        (ratio <= 1.0 / kappa) & (1.0 - lam_t < tau), torch.ones_like(lam_y), lam_y
+    )
+    return lam_y
+
+
+def mixed_targets(
+    y: torch.Tensor, perm: torch.Tensor, lam_y: float | torch.Tensor, n_classes: int
+) -> torch.Tensor:
+    """Soft targets ``lam_y * onehot(y) + (1 - lam_y) * onehot(y[perm])``.
+
+    Parameters
+    ----------
+    y : torch.Tensor of shape (B,)
+        Encoded labels ``0 .. n_classes - 1``.
+    perm : torch.Tensor of shape (B,)
+        Partner indices.
+    lam_y : float or torch.Tensor of shape (B,)
+        Label weight of each sample's own class.
+    n_classes : int
+        Number of columns: always all classes, present in the batch or not.
+
+    Returns
+    -------
+    targets : torch.Tensor of shape (B, n_classes)
+        Rows sum to 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.mixing import mixed_targets
+    >>> mixed_targets(torch.tensor([0, 2]), torch.tensor([1, 0]), 0.25, 3)
+    tensor([[0.2500, 0.0000, 0.7500],
+            [0.7500, 0.0000, 0.2500]])
+    """
+    one_hot = F.one_hot(y, n_classes).to(torch.float32)
+    lam_y = torch.as_tensor(lam_y, dtype=torch.float32, device=y.device)
+    if lam_y.ndim == 1:
+        lam_y = lam_y[:, None]
+    return lam_y * one_hot + (1.0 - lam_y) * one_hot[perm]
+
+
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Per-sample cross-entropy with soft targets and optional class weights.
+
+    .. math::
+
+        \ell_i = -\sum_k w_k \, t_{ik} \log \operatorname{softmax}(z_i)_k
+
+    For a one-hot target this is ``w_{y_i} * CE(z_i, y_i)``; for a Remix
+    target it is ``lam_y w_{y_i} CE(z_i, y_i) + (1 - lam_y) w_{y_j} CE(z_i,
+    y_j)``, the per-sample loss of the paper. Reduce it with ``.mean()``: the
+    batch loss is divided by the batch size, never by the sum of weights.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, C)
+    targets : torch.Tensor of shape (B, C) (probabilities) or (B,) (indices)
+    weight : torch.Tensor of shape (C,), optional
+        Class weights.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (B,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.mixing import soft_cross_entropy
+    >>> logits = torch.zeros(1, 2)  # softmax = (0.5, 0.5)
+    >>> soft_cross_entropy(logits, torch.tensor([[0.3, 0.7]]))  # log 2
+    tensor([0.6931])
+    """
+    log_p = F.log_softmax(logits.float(), dim=1)
+    if targets.ndim == 1:
+        loss = -log_p.gather(1, targets.long()[:, None]).squeeze(1)
+        if weight is not None:
+            loss = loss * weight[targets.long()]
+        return loss
+    if weight is not None:
+        targets = targets * weight[None, :]
+    return -(targets * log_p).sum(dim=1)

@@ -1,0 +1,18 @@
+"""Class weights and PyTorch samplers for class-imbalanced training.
+
+A pure layer: it depends on PyTorch and NumPy only, never on skorch or the
+skremix estimators.
+"""
+
+from skremix.sampling._samplers import ClassBalancedBatchSampler, WeightedClassSampler
+from skremix.sampling._weights import (
+    effective_number_weights,
+    sample_weights_from_class_weights,
+)
+
+__all__ = [
+    "ClassBalancedBatchSampler",
+    "WeightedClassSampler",
+    "effective_number_weights",
+    "sample_weights_from_class_weights",
+]
