@@ -1,8 +1,12 @@
 """skremix: training methods for class-imbalanced deep classification, as
 scikit-learn classifiers on skorch and PyTorch."""
 
+from skremix._erm import ERMClassifier
+from skremix._mfw import MFWClassifier
 from skremix._remix import RemixClassifier
+from skremix._remix_sampling import ReMixClassifier
+from skremix._rsg import RSGClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["RemixClassifier", "__version__"]
+__all__ = ["ERMClassifier", "MFWClassifier", "ReMixClassifier", "RemixClassifier", "RSGClassifier", "__version__"]

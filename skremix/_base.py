@@ -33,14 +33,14 @@ from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import unpack_data
 from torch.utils.data import DataLoader, Subset
 
-from skremix.callbacks import RebalanceSchedule, ValidBalancedAccuracy
-from skremix.mixing import resolve_layer, soft_cross_entropy
+from skremix.callbacks import CosineLRSchedule, RebalanceSchedule, ValidBalancedAccuracy
+from skremix.mixing import ldam_logits, ldam_margins, resolve_layer, soft_cross_entropy
 from skremix.nn import default_module
 from skremix.sampling import effective_number_weights
 
 __all__: list[str] = []
 
-_REBALANCE = (None, "rw", "rs", "drw", "drs")
+_MIN_EVAL_ROWS = 16
 
 
 _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
@@ -56,7 +56,11 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
     optimizer : torch optimizer class, default=torch.optim.AdamW
         ``optimizer__*`` parameters are passed to it.
     lr : float, default=1e-3
-        Learning rate.
+        Initial learning rate.
+    lr_schedule : {'cosine', 'constant'}, default='cosine'
+        'cosine' anneals the rate to zero over ``max_epochs``
+        (:class:`skremix.callbacks.CosineLRSchedule`); the papers' deferred
+        re-balancing likewise starts when the rate has decayed.
     max_epochs : int, default=30
         Number of epochs of ``fit``.
     batch_size : int, default=64
@@ -78,8 +82,23 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         "after 80% of the epochs" / second LR decay at epoch 160 of 200).
     rebalance_beta : float, default=0.9999
         ``b`` of the effective number.
-    loss : {'ce'}, default='ce'
-        Training loss.
+    loss : {'ce', 'ldam'}, default='ce'
+        Training loss. ``'ce'``: cross-entropy. ``'ldam'``: the
+        label-distribution-aware margin loss of Cao et al. (2019): the margin
+        ``m_c = ldam_max_m * (N_c / N_min)**-0.25`` is subtracted from the
+        true-class logit and the logits are scaled by ``ldam_s`` before the
+        cross-entropy; soft targets (mixing methods) subtract each class's
+        margin weighted by its target probability
+        (:func:`skremix.mixing.ldam_logits`). A module class that takes
+        ``normed_head`` (every built-in one) gets ``normed_head=True``, the
+        cosine classifier of LDAM, unless ``module__normed_head`` is set.
+        No margin at validation and prediction, where the logits are scaled
+        by ``ldam_s`` (validation loss, ``predict_proba``), as in training.
+        With ``rebalance='drw'`` this is LDAM-DRW.
+    ldam_max_m : float, default=0.5
+        Largest LDAM margin (that of the rarest class); ``loss='ldam'`` only.
+    ldam_s : float, default=30.0
+        Logit scale of LDAM; ``loss='ldam'`` only.
     mix_layer : str or None, default=None
         Dotted name of the submodule whose output hidden-layer methods
         transform; None takes the module's ``default_mix_layer`` (after the
@@ -126,11 +145,12 @@ class _TensorBatches:
     no collation, and for training the data is moved to the device once.
     """
 
-    def __init__(self, X, y, batches, device):
+    def __init__(self, X, y, batches, device, n_batches):
         self.X = X
         self.y = y
         self.batches = batches
         self.device = device
+        self.n_batches = n_batches
 
     def __iter__(self):
         for idx in self.batches():
@@ -142,7 +162,9 @@ class _TensorBatches:
             yield Xb, yb
 
     def __len__(self):
-        return sum(1 for _ in self.batches())
+        # The planned count: never re-draws an epoch (that would consume the
+        # random state and change the fit).
+        return self.n_batches
 
 
 def _dataset_tensors(dataset):
@@ -167,7 +189,7 @@ def _chunks(order, batch_size):
     merged into the previous one (BatchNorm cannot train on one sample)."""
     n = len(order)
     bounds = list(range(0, n, batch_size)) + [n]
-    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+    if batch_size > 1 and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         del bounds[-2]
     return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -201,6 +223,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Options(numbers.Integral, {-1}),
         ],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
@@ -209,7 +232,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "rebalance_beta": [Interval(numbers.Real, 0, 1, closed="left")],
         "mix_layer": [str, None],
         "random_state": ["random_state"],
-        "loss": [StrOptions({"ce"})],
+        "loss": [StrOptions({"ce", "ldam"})],
+        "ldam_max_m": [Interval(numbers.Real, 0, None, closed="neither")],
+        "ldam_s": [Interval(numbers.Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -219,6 +244,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
+        lr_schedule="cosine",
         max_epochs=30,
         batch_size=64,
         train_split=None,
@@ -226,6 +252,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         rebalance_start=0.8,
         rebalance_beta=0.9999,
         loss="ce",
+        ldam_max_m=0.5,
+        ldam_s=30.0,
         mix_layer=None,
         random_state=None,
         device="auto",
@@ -244,10 +272,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             verbose=verbose,
             **kwargs,
         )
+        self.lr_schedule = lr_schedule
         self.rebalance = rebalance
         self.rebalance_start = rebalance_start
         self.rebalance_beta = rebalance_beta
         self.loss = loss
+        self.ldam_max_m = ldam_max_m
+        self.ldam_s = ldam_s
         self.mix_layer = mix_layer
         self.random_state = random_state
 
@@ -293,6 +324,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("valid_bacc", ValidBalancedAccuracy()),
             ("rebalance", RebalanceSchedule()),
+            ("lr_schedule", CosineLRSchedule()),
             ("print_log", PrintLog()),
         ]
 
@@ -344,6 +376,14 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if isinstance(y, torch.Tensor):
             y = y.detach().cpu().numpy()
         is_uint8 = getattr(X, "dtype", None) == np.uint8
+        shape = getattr(X, "shape", None)
+        if not reset and shape is not None and len(shape) in (3, 4):
+            sample = tuple(shape[1:]) if len(shape) == 4 else (1, *shape[1:])
+            if sample != self.input_shape_:
+                raise ValueError(
+                    f"X has samples of shape {sample}, but {type(self).__name__} "
+                    f"was fitted on shape {self.input_shape_}."
+                )
         kw = dict(allow_nd=True, dtype=np.float32, reset=reset)
         if y is None and not reset:
             X = validate_data(self, X, **kw)
@@ -375,7 +415,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             X = np.ascontiguousarray(X).copy()
         return X if y is None else (X, y)
 
-    def _validate_fit_data(self, X, y, *, reset):
+    def _validate_fit_data(self, X, y, *, reset, classes=None):
         if y is not None:
             y_arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
             target_type = type_of_target(y_arr, input_name="y")
@@ -388,7 +428,12 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         X, y = self._validate_X(X, reset=reset, y=y)
         check_classification_targets(y)
         if reset:
-            classes = np.unique(y) if self.classes is None else np.asarray(self.classes)
+            if self.classes is not None:
+                classes = np.asarray(self.classes)
+            elif classes is not None:
+                classes = np.unique(np.asarray(classes))
+            else:
+                classes = np.unique(y)
             if len(classes) < 2:
                 raise ValueError(
                     "Classifier can't train when only one class is present: "
@@ -473,9 +518,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         first = not self.__sklearn_is_fitted__()
         self._check_params()
-        if first and classes is not None and self.classes is None:
-            self.classes_inferred_ = np.unique(classes)
-        X, y = self._validate_fit_data(X, y, reset=first)
+        X, y = self._validate_fit_data(X, y, reset=first, classes=classes if first else None)
         self._check_method_params()
         with self._seeded():
             if not self.initialized_:
@@ -507,6 +550,14 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             # caller's instance is never trained in place.
             self.module_ = copy.deepcopy(module)
         else:
+            if self.loss == "ldam":
+                # LDAM's cosine classifier, unless module__normed_head is set.
+                try:
+                    takes_head = "normed_head" in inspect.signature(module).parameters
+                except (TypeError, ValueError):
+                    takes_head = False
+                if takes_head:
+                    kwargs.setdefault("normed_head", True)
             kwargs = _fill_module_kwargs(
                 module, kwargs, self.input_shape_, len(self.classes_)
             )
@@ -548,14 +599,18 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.plain_epochs_ = self._resolve_start()
         return dataset_train, dataset_valid
 
+    def _epochs_before(self, start):
+        """An epoch threshold given as an int (epochs) or a float in [0, 1)
+        (fraction of ``max_epochs``), as a number of epochs."""
+        if isinstance(start, numbers.Integral):
+            return int(start)
+        return int(start * self.max_epochs)
+
     def _resolve_start(self):
         """Number of epochs before deferred re-balancing starts."""
         if self.rebalance in ("rw", "rs", None):
             return 0
-        start = self.rebalance_start
-        if isinstance(start, numbers.Integral):
-            return int(start)
-        return int(start * self.max_epochs)
+        return self._epochs_before(self.rebalance_start)
 
     def _train_cache(self, device):
         """Device tensors of the class statistics, built once per fit."""
@@ -585,7 +640,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             device = self.device
             X, y = X.to(device), y.to(device)
             return _TensorBatches(
-                X, y, lambda: self._train_batches(y, batch_size), device
+                X,
+                y,
+                lambda: self._train_batches(y, batch_size),
+                device,
+                len(_chunks(range(len(X)), batch_size)),
             )
         n = len(X)
         return _TensorBatches(
@@ -593,6 +652,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             y,
             lambda: (slice(a, min(a + batch_size, n)) for a in range(0, n, batch_size)),
             self.device,
+            -(-n // batch_size),
         )
 
     def _rebalance_active(self, kind):
@@ -646,20 +706,47 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         ``rebalance='rw'`` / ``'drw'`` apply: the weighted per-sample losses
         are divided by the batch size (not by the sum of the weights, as the
         reference DRW code does), the same normalisation for every method.
+        With ``loss='ldam'`` the logits get the LDAM margins and scale in
+        training, the scale alone at validation.
         """
         if isinstance(y_pred, tuple):
             y_pred = y_pred[0]
         y_true = y_true.to(y_pred.device)
         if not training:
-            return F.cross_entropy(y_pred.float(), y_true.long())
+            scale = self.ldam_s if self.loss == "ldam" else 1.0
+            return F.cross_entropy(scale * y_pred.float(), y_true.long())
         weight = None
         if self._rebalance_active(("rw", "drw")):
             weight = self._train_cache(y_pred.device)["weights"]
+        if self.loss == "ldam":
+            cache = self._train_cache(y_pred.device)
+            if "ldam_margins" not in cache:
+                cache["ldam_margins"] = ldam_margins(cache["counts"], self.ldam_max_m)
+            y_pred = ldam_logits(y_pred, y_true, cache["ldam_margins"], self.ldam_s)
         return soft_cross_entropy(y_pred, y_true, weight).mean()
 
     # ------------------------------------------------------------- predicting
+    def evaluation_step(self, batch, training=False):
+        """Inference on one batch; batches under 16 rows are padded by
+        repetition so that every row goes through the same float32 BLAS
+        kernels whatever the batch size (predictions of a row do not depend
+        on which rows it is predicted with)."""
+        Xi, yi = unpack_data(batch)
+        n = len(Xi) if isinstance(Xi, torch.Tensor) else 0
+        if training or not 0 < n < _MIN_EVAL_ROWS:
+            return super().evaluation_step(batch, training=training)
+        reps = -(-_MIN_EVAL_ROWS // n)
+        padded = Xi.repeat(reps, *([1] * (Xi.ndim - 1)))[:_MIN_EVAL_ROWS]
+        out = super().evaluation_step((padded, yi), training=training)
+        if isinstance(out, tuple):
+            return tuple(o[:n] for o in out)
+        return out[:n]
+
     def _get_predict_nonlinearity(self):
         if isinstance(self.predict_nonlinearity, str) and self.predict_nonlinearity == "auto":
+            if self.loss == "ldam":
+                # The probabilities of the scaled logits LDAM trained.
+                return lambda logits: _softmax(self.ldam_s * logits)
             return _softmax
         return super()._get_predict_nonlinearity()
 

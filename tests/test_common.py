@@ -1,5 +1,6 @@
 """sklearn's and imbalanced-learn's estimator checks on every classifier."""
 
+from conftest import FAST, all_classifiers
 from imblearn.utils.estimator_checks import (
     parametrize_with_checks as imblearn_parametrize_with_checks,
 )
@@ -7,12 +8,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skremix import RemixClassifier
 
-# Small and fast, yet enough epochs for check_classifiers_train (>0.83 accuracy).
-_FAST = dict(max_epochs=40, batch_size=32, lr=1e-2, random_state=0)
-
-ESTIMATORS = [
-    RemixClassifier(**_FAST),
-    RemixClassifier(mix="manifold", rebalance="drw", **_FAST),
+# Every exported classifier with its defaults (small epochs), plus variants that
+# exercise other code paths: hidden-layer mixing and deferred re-weighting.
+ESTIMATORS = [cls(**FAST) for cls in all_classifiers()] + [
+    RemixClassifier(mix="manifold", rebalance="drw", **FAST),
+    RemixClassifier(rebalance="rs", **FAST),
 ]
 
 # skorch's NeuralNet.__init__ sets bookkeeping attributes (history_,

@@ -13,6 +13,16 @@ from skremix.nn._convnet import ConvNet
 from skremix.nn._heads import NormedLinear
 from skremix.nn._mlp import MLP
 from skremix.nn._resnet import ResNet32, ResNetCifar
+from skremix.nn._rsg import (
+    RSG,
+    RSGOutput,
+    center_distances,
+    frequent_class_mask,
+    generation_pairs,
+    mv_direction_loss,
+    mv_length_loss,
+    n_generated,
+)
 
 __all__ = [
     "MLP",
@@ -21,6 +31,14 @@ __all__ = [
     "ResNetCifar",
     "NormedLinear",
     "default_module",
+    "RSG",
+    "RSGOutput",
+    "center_distances",
+    "frequent_class_mask",
+    "generation_pairs",
+    "mv_direction_loss",
+    "mv_length_loss",
+    "n_generated",
 ]
 
 

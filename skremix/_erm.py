@@ -1,0 +1,42 @@
+"""ERMClassifier: plain training on the shared base, the reference point."""
+
+from __future__ import annotations
+
+from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+
+__all__ = ["ERMClassifier"]
+
+
+class ERMClassifier(_ImbalancedNetBase):
+    __doc__ = f"""Empirical risk minimisation: the same network and loop, no mixing.
+
+    The baseline every method is compared with, sharing everything but the
+    method: input handling, default modules, batches, seeding and the
+    re-balancing options. ``rebalance='rw'`` is class re-weighting,
+    ``rebalance='drs'`` deferred re-sampling, and ``loss='ldam'`` with
+    ``rebalance='drw'`` (where available) LDAM-DRW.
+
+    Parameters
+    ----------
+    {_SHARED_PARAMS_DOC}
+
+    Attributes
+    ----------
+    {_SHARED_ATTRIBUTES_DOC}
+
+    See Also
+    --------
+    RemixClassifier : Rebalanced Mixup.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skremix import ERMClassifier
+    >>> X, y = make_classification(n_samples=200, weights=[0.9], random_state=0)
+    >>> clf = ERMClassifier(rebalance="drw", max_epochs=5, random_state=0).fit(X, y)
+    >>> clf.history[:, "rebalance"]
+    [False, False, False, False, True]
+    """
+
+    def __init__(self, module=None, **kwargs):
+        super().__init__(module, **kwargs)

@@ -1,0 +1,706 @@
+"""The Rare-class Sample Generator (RSG) of Wang et al. (2021) as a torch module.
+
+The maths are small pure functions (frequent classes, generated count,
+generation pairs, CESC and MV loss terms) that take their randomness as
+arguments; :class:`RSG` composes them. Pure torch: no skorch, no estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "RSG",
+    "RSGOutput",
+    "frequent_class_mask",
+    "n_generated",
+    "generation_pairs",
+    "center_distances",
+    "mv_direction_loss",
+    "mv_length_loss",
+]
+
+_EPS = 1e-8
+
+
+def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[idx]`` along dim 0. ``index_select`` because the backward of
+    advanced indexing with repeated indices accumulates in a thread-dependent
+    order on the CPU (two fits with one seed would differ in the last bits)."""
+    return torch.index_select(t, 0, idx)
+
+
+def frequent_class_mask(
+    class_counts: torch.Tensor | Sequence[int] | np.ndarray, frequent_ratio: float
+) -> torch.Tensor:
+    """Mark the top ``frequent_ratio * C`` classes by training count as frequent.
+
+    RSG splits the classes into frequent ones (whose feature displacements are
+    transferred) and rare ones (which receive new samples). The choice is by
+    count, never by class index: on step-imbalanced data the large classes
+    need not come first.
+
+    Parameters
+    ----------
+    class_counts : torch.Tensor or array-like of shape (C,)
+        Training-set count of every class.
+    frequent_ratio : float
+        ``alpha`` of the paper, in ``(0, 1]``. The number of frequent classes
+        is ``floor(alpha * C + 0.5)`` (rounded half up), at least 1 and at
+        most C; ``alpha = 1`` makes every class frequent (nothing generated).
+
+    Returns
+    -------
+    mask : torch.Tensor of shape (C,), dtype bool
+        True for the frequent classes, on the device of ``class_counts`` when
+        it is a tensor. Ties in count are broken by class index (lower first).
+
+    Examples
+    --------
+    >>> from skremix.nn import frequent_class_mask
+    >>> frequent_class_mask([5, 50, 5, 50], frequent_ratio=0.5)
+    tensor([False,  True, False,  True])
+    >>> frequent_class_mask([100, 30, 10], frequent_ratio=0.2)
+    tensor([ True, False, False])
+    """
+    if not 0.0 < float(frequent_ratio) <= 1.0:
+        raise ValueError(f"frequent_ratio must be in (0, 1], got {frequent_ratio!r}.")
+    counts = torch.as_tensor(class_counts)
+    if counts.ndim != 1 or counts.numel() < 1:
+        raise ValueError(
+            f"class_counts must be a non-empty 1-d sequence, got shape {tuple(counts.shape)}."
+        )
+    n_classes = counts.numel()
+    n_frequent = min(
+        max(math.floor(frequent_ratio * n_classes + 0.5 + 1e-9), 1), n_classes
+    )
+    order = torch.argsort(counts, descending=True, stable=True)
+    mask = torch.zeros(n_classes, dtype=torch.bool, device=counts.device)
+    mask[order[:n_frequent]] = True
+    return mask
+
+
+def n_generated(n_frequent: int, n_rare: int, transfer_strength: float) -> int:
+    """Number of new samples of a mini-batch, ``s_new`` of the paper.
+
+    .. math::
+
+        s_{new} = \\max\\left(\\left\\lfloor \\beta\\, s_{freq} / s_{rare}
+        \\right\\rfloor, 1\\right) s_{rare}
+
+    so each rare sample of the batch receives
+    ``max(floor(beta * s_freq / s_rare), 1)`` new samples. A batch without a
+    frequent or without a rare sample generates nothing.
+
+    Parameters
+    ----------
+    n_frequent : int
+        ``s_freq``, frequent-class samples in the batch.
+    n_rare : int
+        ``s_rare``, rare-class samples in the batch.
+    transfer_strength : float
+        ``beta`` in ``(0, 1]``: the share of the batch's frequent samples whose
+        displacement is transferred.
+
+    Returns
+    -------
+    s_new : int
+
+    Examples
+    --------
+    >>> from skremix.nn import n_generated
+    >>> n_generated(10, 3, 1.0)   # floor(10 / 3) = 3 per rare sample
+    9
+    >>> n_generated(10, 3, 0.01)  # at least one per rare sample
+    3
+    >>> n_generated(0, 3, 1.0), n_generated(10, 0, 1.0)
+    (0, 0)
+    """
+    if not 0.0 < float(transfer_strength) <= 1.0:
+        raise ValueError(
+            f"transfer_strength must be in (0, 1], got {transfer_strength!r}."
+        )
+    n_frequent, n_rare = int(n_frequent), int(n_rare)
+    if n_frequent < 1 or n_rare < 1:
+        return 0
+    # The small tolerance keeps e.g. 0.7 * 10 / 7 from flooring to 0.
+    per_rare = max(math.floor(transfer_strength * n_frequent / n_rare + 1e-9), 1)
+    return per_rare * n_rare
+
+
+def generation_pairs(
+    is_frequent: torch.Tensor,
+    transfer_strength: float,
+    perm: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair frequent and rare samples of a batch for generation.
+
+    New sample ``i`` is ``T(x[freq_idx[i]] - center) + x[rare_idx[i]]``. Every
+    rare sample appears ``k = s_new / s_rare`` times; the frequent partners are
+    taken in the order ``perm`` and cycled when ``s_new > s_freq`` (only when
+    the batch holds more rare than frequent samples), so each frequent sample
+    is used at most ``ceil(s_new / s_freq)`` times.
+
+    Parameters
+    ----------
+    is_frequent : torch.Tensor of shape (B,), dtype bool
+        Whether each sample of the batch belongs to a frequent class.
+    transfer_strength : float
+        ``beta`` in ``(0, 1]``, see :func:`n_generated`.
+    perm : torch.Tensor of shape (s_freq,), optional
+        A permutation of ``range(s_freq)``: the random order in which frequent
+        samples are picked. Drawn with :func:`torch.randperm` when None.
+
+    Returns
+    -------
+    freq_idx, rare_idx : torch.Tensor of shape (s_new,), dtype int64
+        Batch indices, on the device of ``is_frequent``; empty when the batch
+        lacks frequent or rare samples.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import generation_pairs
+    >>> is_freq = torch.tensor([True, False, True, True, False])
+    >>> freq, rare = generation_pairs(is_freq, 1.0, perm=torch.tensor([2, 0, 1]))
+    >>> freq.tolist(), rare.tolist()
+    ([3, 0], [1, 4])
+    """
+    is_frequent = is_frequent.to(torch.bool)
+    freq_all = torch.nonzero(is_frequent).flatten()
+    rare_all = torch.nonzero(~is_frequent).flatten()
+    s_freq, s_rare = freq_all.numel(), rare_all.numel()
+    s_new = n_generated(s_freq, s_rare, transfer_strength)
+    if s_new == 0:
+        empty = freq_all.new_zeros(0)
+        return empty, empty.clone()
+    if perm is None:
+        perm = torch.randperm(s_freq, device=is_frequent.device)
+    perm = perm.to(is_frequent.device)
+    cycle = torch.arange(s_new, device=is_frequent.device) % s_freq
+    return freq_all[perm[cycle]], rare_all.repeat(s_new // s_rare)
+
+
+def center_distances(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Squared distance of each feature map to each of its class's centers.
+
+    ``d_nk = sum_{d,j,k} (x_{n,d,j,k} - up(C_{n,k})_d)**2``, the inner sum of
+    the CESC center term (Eq. 5), computed in closed form from the sum of
+    squares and the spatial mean (no ``(n, K, D, H, W)`` tensor).
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, D, H, W)
+        Feature maps.
+    centers : torch.Tensor of shape (n, K, D)
+        The K centers of each sample's class.
+
+    Returns
+    -------
+    distances : torch.Tensor of shape (n, K)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import center_distances
+    >>> x = torch.tensor([[[[1.0, 3.0]]]])          # (1, 1, 1, 2)
+    >>> centers = torch.tensor([[[0.0], [2.0]]])     # (1, 2, 1)
+    >>> center_distances(x, centers)                 # 1 + 9, 1 + 1
+    tensor([[10.,  2.]])
+    """
+    n_pos = x.shape[2] * x.shape[3]
+    sq = x.pow(2).sum(dim=(1, 2, 3))
+    pooled = x.mean(dim=(2, 3))
+    cross = torch.einsum("nd,nkd->nk", pooled, centers) * n_pos
+    norms = centers.pow(2).sum(dim=-1) * n_pos
+    return (sq[:, None] - 2.0 * cross + norms).clamp_min(0.0)
+
+
+def mv_direction_loss(
+    transformed: torch.Tensor, rare_displacement: torch.Tensor
+) -> torch.Tensor:
+    """First MV term: ``sum_{j,k} |cos(T(v)^{(j,k)}, d_rare^{(j,k)}) - 1|``.
+
+    Cosines are between per-position channel vectors: at every spatial
+    position ``(j, k)`` the vector is ``x[n, :, j, k]`` (not a ``view(-1, C)``
+    of the NCHW tensor).
+
+    Parameters
+    ----------
+    transformed : torch.Tensor of shape (n, D, H, W)
+        ``T(x_fd_freq)``, the transformed frequent-class displacements.
+    rare_displacement : torch.Tensor of shape (n, D, H, W)
+        ``x_fd_rare``, each rare sample's displacement from its nearest center.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (n,)
+        One value per new sample (average it over the ``s_new`` samples).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import mv_direction_loss
+    >>> t = torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]])   # vectors (1,0), (0,1)
+    >>> d = torch.tensor([[[[2.0, 1.0]], [[0.0, 0.0]]]])   # vectors (2,0), (1,0)
+    >>> mv_direction_loss(t, d)                             # |1 - 1| + |0 - 1|
+    tensor([1.])
+    """
+    cos = F.cosine_similarity(transformed, rare_displacement, dim=1, eps=_EPS)
+    return (cos - 1.0).abs().sum(dim=(1, 2))
+
+
+def mv_length_loss(
+    transformed: torch.Tensor, frequent_displacement: torch.Tensor
+) -> torch.Tensor:
+    """Second MV term: ``sum_{j,k} | ||T(v)^{(j,k)}||_2 - ||v^{(j,k)}||_2 |``.
+
+    Norms of per-position channel vectors ``x[n, :, j, k]``: the transformation
+    keeps the length of the frequent-class displacement ``v`` at every
+    position.
+
+    Parameters
+    ----------
+    transformed : torch.Tensor of shape (n, D, H, W)
+        ``T(v)``.
+    frequent_displacement : torch.Tensor of shape (n, D, H, W)
+        ``v = x_fd_freq``.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (n,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import mv_length_loss
+    >>> t = torch.tensor([[[[3.0, 0.0]], [[4.0, 1.0]]]])   # norms 5, 1
+    >>> v = torch.tensor([[[[1.0, 0.0]], [[0.0, 2.0]]]])   # norms 1, 2
+    >>> mv_length_loss(t, v)                                # |5 - 1| + |1 - 2|
+    tensor([5.])
+    """
+    diff = torch.linalg.vector_norm(transformed, dim=1) - torch.linalg.vector_norm(
+        frequent_displacement, dim=1
+    )
+    return diff.abs().sum(dim=(1, 2))
+
+
+class RSGOutput(NamedTuple):
+    """What :meth:`RSG.forward` returns.
+
+    Attributes
+    ----------
+    features : torch.Tensor of shape (B + s_new, ...)
+        The input features with the new rare-class samples appended, in the
+        layout of the input (``(B, D)`` or ``(B, D, H, W)``).
+    targets : torch.Tensor of shape (B + s_new,)
+        The labels, the new samples' rare labels appended.
+    cesc_loss : torch.Tensor
+        Scalar ``L_CESC`` (Eq. 5), unweighted.
+    mv_loss : torch.Tensor
+        Scalar ``L_MV`` (Eq. 6), unweighted; zero when nothing is generated.
+    n_generated : int
+        ``s_new``.
+    """
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    cesc_loss: torch.Tensor
+    mv_loss: torch.Tensor
+    n_generated: int
+
+
+class _ContrastiveModule(nn.Module):
+    """``gamma* = softmax(A* ave(h(cat[x1, x2])) + b*)`` (Eq. 2); output 1 is
+    "the two samples belong to different classes"."""
+
+    def __init__(self, in_channels: int, hidden: int, kernel_size: int) -> None:
+        super().__init__()
+        pad = kernel_size // 2
+        self.conv1 = nn.Conv2d(2 * in_channels, hidden, kernel_size, padding=pad)
+        self.conv2 = nn.Conv2d(hidden, hidden, kernel_size, padding=pad)
+        self.linear = nn.Linear(hidden, 2)
+
+    def forward(
+        self, x1: torch.Tensor, x2: torch.Tensor, frozen: bool = False
+    ) -> torch.Tensor:
+        # frozen: gradients reach the inputs but not the module's parameters.
+        def p(t: torch.Tensor) -> torch.Tensor:
+            return t.detach() if frozen else t
+
+        z = torch.cat([x1, x2], dim=1)
+        z = F.relu(
+            F.conv2d(
+                z, p(self.conv1.weight), p(self.conv1.bias), padding=self.conv1.padding
+            )
+        )
+        z = F.conv2d(
+            z, p(self.conv2.weight), p(self.conv2.bias), padding=self.conv2.padding
+        )
+        return F.linear(z.mean(dim=(2, 3)), p(self.linear.weight), p(self.linear.bias))
+
+
+class RSG(nn.Module):
+    """Rare-class Sample Generator: a training-only module at a feature map.
+
+    Given the feature maps ``x`` of a mini-batch (at one layer of a network)
+    and their labels, it
+
+    1. fits K centers per class with soft assignment
+       ``gamma^l = softmax(A^l ave(x) + b^l)`` (center estimation, Eq. 1);
+    2. trains a contrastive module to tell whether two samples share a class
+       (Eq. 2), while ``generate`` is False; it is frozen afterwards;
+    3. when ``generate`` is True, takes frequent-class displacements
+       ``v = x_freq - up(C_K)`` from each sample's nearest center (Eq. 3),
+       transforms them with one convolution ``T`` and adds them to real
+       rare-class samples (Eq. 4): ``s_new`` new rare samples appended to the
+       batch.
+
+    Vector features ``(B, D)`` (after an MLP layer) are treated as
+    ``(B, D, 1, 1)`` maps and returned as vectors. Every new tensor takes the
+    device of the input.
+
+    Parameters
+    ----------
+    in_channels : int
+        ``D``, channels of the feature maps (or size of the feature vectors).
+    n_classes : int
+        Number of classes C.
+    n_centers : int, default=15
+        K, centers per class.
+    frequent_ratio : float, default=0.2
+        ``alpha`` in ``(0, 1]``: the top ``alpha * C`` classes by count are
+        frequent (:func:`frequent_class_mask`). 0.2 for long-tailed, 0.5 for
+        step imbalance in the paper.
+    transfer_strength : float, default=1.0
+        ``beta`` in ``(0, 1]`` (:func:`n_generated`). 1.0 for long-tailed,
+        0.01 for step imbalance in the paper.
+    contrastive_channels : int, default=256
+        Channels of the two convolutions of the contrastive module.
+    kernel_size : int, default=3
+        Kernel of the contrastive convolutions and of ``T`` (odd, padded to
+        keep the size). On 1x1 maps a 3x3 kernel only ever uses its centre tap,
+        so 1 is the same function with 9 times fewer weights.
+
+    Attributes
+    ----------
+    centers : torch.nn.Parameter of shape (C, K, D)
+        The class centers ``C_i^l``. Standard-normal at construction; the
+        first forward pass that sees class ``l`` sets its K centers to the
+        pooled features of K random samples of ``l`` in the batch (see Notes).
+    centers_initialized : torch.Tensor of shape (C,), dtype bool
+        Buffer: whether each class's centers were set from data. Set it to
+        True to keep centers given by hand.
+    assign_weight : torch.nn.Parameter of shape (C, K, D)
+        ``A^l`` of the soft assignment.
+    assign_bias : torch.nn.Parameter of shape (C, K)
+        ``b^l`` of the soft assignment.
+    contrastive : torch.nn.Module
+        The contrastive module (two convolutions, ReLU between, global average
+        pooling, a linear layer to 2 outputs).
+    transform : torch.nn.Conv2d
+        ``T``, a bias-free convolution from D to D channels (a linear map).
+
+    Notes
+    -----
+    With ``gamma`` the soft assignment and ``gamma*`` the contrastive
+    module's probability that two samples come from different classes,
+
+    .. math::
+
+        L_{CESC} = \\Big\\langle \\sum_i \\gamma_i^l
+            \\sum_{d,j,k} (x^l - up(C_i^l))^2_{d,j,k} \\Big\\rangle_s
+            - \\big\\langle y \\log\\gamma^* + (1-y)\\log(1-\\gamma^*)
+            \\big\\rangle_{s/2}
+
+        L_{MV} = \\Big\\langle \\sum_{j,k} |\\cos(T(v)^{(j,k)},
+            x_{fd-rare}^{(j,k)}) - 1|
+            + \\sum_{j,k} \\big| \\|T(v)^{(j,k)}\\| - \\|v^{(j,k)}\\| \\big|
+            - \\log\\gamma^*(T(v), x_{freq}) \\Big\\rangle_{s_{new}}
+
+    Gradients follow Algorithm 1 of the paper: ``L_CESC`` is computed on
+    detached features and trains the centers, the assignment and (before
+    generation) the contrastive module; ``L_MV`` trains ``T`` only (its inputs
+    and the frozen contrastive module are detached); the classification loss
+    of the appended samples reaches ``T`` and the backbone, not the centers.
+    The ``s/2`` contrastive pairs come from a random permutation, so odd
+    batches work (the last sample sits out).
+
+    The paper does not say how centers start. Random centers far from the
+    features make the displacements ``x - up(C)`` mostly class offset, not
+    intra-class variation, until ``L_CESC`` has pulled the centers in; with
+    an adaptive optimizer (steps of about ``lr`` whatever the gradient) that
+    takes thousands of steps at ``lr=1e-3``. So each class's centers start at
+    the pooled features of samples of that class (a k-means style start),
+    which is where ``L_CESC`` would take them.
+
+    References
+    ----------
+    .. [1] J. Wang, T. Lukasiewicz, X. Hu, J. Cai, Z. Xu, "RSG: A Simple but
+       Effective Module for Learning Imbalanced Datasets", CVPR 2021.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import RSG
+    >>> rsg = RSG(in_channels=4, n_classes=3, n_centers=2, contrastive_channels=8)
+    >>> x, y = torch.randn(6, 4, 5, 3), torch.tensor([0, 0, 0, 0, 1, 2])
+    >>> out = rsg(x, y, class_counts=torch.tensor([100, 20, 5]), generate=True)
+    >>> out.n_generated, out.features.shape, out.targets[6:].tolist()
+    (4, torch.Size([10, 4, 5, 3]), [1, 2, 1, 2])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        n_centers: int = 15,
+        frequent_ratio: float = 0.2,
+        transfer_strength: float = 1.0,
+        contrastive_channels: int = 256,
+        kernel_size: int = 3,
+    ) -> None:
+        super().__init__()
+        for name, value, low in [
+            ("in_channels", in_channels, 1),
+            ("n_classes", n_classes, 2),
+            ("n_centers", n_centers, 1),
+            ("contrastive_channels", contrastive_channels, 1),
+            ("kernel_size", kernel_size, 1),
+        ]:
+            if int(value) != value or int(value) < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        if int(kernel_size) % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size!r}.")
+        if not 0.0 < float(frequent_ratio) <= 1.0:
+            raise ValueError(
+                f"frequent_ratio must be in (0, 1], got {frequent_ratio!r}."
+            )
+        if not 0.0 < float(transfer_strength) <= 1.0:
+            raise ValueError(
+                f"transfer_strength must be in (0, 1], got {transfer_strength!r}."
+            )
+        self.in_channels = int(in_channels)
+        self.n_classes = int(n_classes)
+        self.n_centers = int(n_centers)
+        self.frequent_ratio = float(frequent_ratio)
+        self.transfer_strength = float(transfer_strength)
+        self.contrastive_channels = int(contrastive_channels)
+        self.kernel_size = int(kernel_size)
+
+        shape = (self.n_classes, self.n_centers, self.in_channels)
+        self.centers = nn.Parameter(torch.randn(shape))
+        self.register_buffer(
+            "centers_initialized", torch.zeros(self.n_classes, dtype=torch.bool)
+        )
+        self._centers_pending = True
+        bound = 1.0 / math.sqrt(self.in_channels)
+        self.assign_weight = nn.Parameter(torch.empty(shape).uniform_(-bound, bound))
+        self.assign_bias = nn.Parameter(torch.zeros(self.n_classes, self.n_centers))
+        self.contrastive = _ContrastiveModule(
+            self.in_channels, self.contrastive_channels, self.kernel_size
+        )
+        self.transform = nn.Conv2d(
+            self.in_channels,
+            self.in_channels,
+            self.kernel_size,
+            padding=self.kernel_size // 2,
+            bias=False,
+        )
+
+    @torch.no_grad()
+    def _init_centers(self, pooled: torch.Tensor, y: torch.Tensor) -> None:
+        """Set the centers of classes seen for the first time to the pooled
+        features of K random samples of theirs in the batch (independent
+        picks, so with replacement)."""
+        if not self._centers_pending:
+            return
+        n_classes, n_centers = self.n_classes, self.n_centers
+        present = torch.zeros(n_classes, dtype=torch.bool, device=y.device)
+        present[y] = True
+        todo = present & ~self.centers_initialized
+        # For every (class, center) the batch sample of that class with the
+        # highest random score: no loop. The one host synchronisation below
+        # happens only until every class has been seen.
+        scores = torch.rand(n_centers, y.numel(), device=y.device)
+        own = y[None, :] == torch.arange(n_classes, device=y.device)[:, None]
+        masked = torch.where(own[:, None, :], scores[None], -1.0)  # (C, K, B)
+        picked = pooled[masked.argmax(dim=2)]  # (C, K, D)
+        self.centers.copy_(torch.where(todo[:, None, None], picked, self.centers))
+        self.centers_initialized |= present
+        self._centers_pending = not bool(self.centers_initialized.all())
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._centers_pending = True  # re-read centers_initialized
+
+    def assignment(self, pooled: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Soft assignment ``gamma^l = softmax(A^l pooled + b^l)`` (Eq. 1).
+
+        Parameters
+        ----------
+        pooled : torch.Tensor of shape (n, D)
+            Globally average-pooled features.
+        y : torch.Tensor of shape (n,)
+            Class indices.
+
+        Returns
+        -------
+        gamma : torch.Tensor of shape (n, K)
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skremix.nn import RSG
+        >>> rsg = RSG(in_channels=3, n_classes=2, n_centers=4, contrastive_channels=4)
+        >>> rsg.assignment(torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])).shape
+        torch.Size([5, 4])
+        """
+        logits = torch.einsum("nd,nkd->nk", pooled, _take(self.assign_weight, y))
+        return torch.softmax(logits + _take(self.assign_bias, y), dim=1)
+
+    def contrastive_loss(
+        self, x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Second CESC term: cross-entropy of "different class" on ``B // 2`` pairs.
+
+        Pair ``i`` is ``(perm[i], perm[B // 2 + i])``; with an odd batch the
+        last sample of ``perm`` sits out, and a single sample gives 0.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, D, H, W)
+            Feature maps (detach them to keep the backbone out of it).
+        y : torch.Tensor of shape (B,)
+        perm : torch.Tensor of shape (B,), optional
+            Random permutation of the batch; drawn when None.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skremix.nn import RSG
+        >>> rsg = RSG(in_channels=2, n_classes=2, n_centers=1, contrastive_channels=4)
+        >>> rsg.contrastive_loss(torch.randn(1, 2, 3, 3), torch.tensor([0]))
+        tensor(0.)
+        """
+        half = x.shape[0] // 2
+        if half == 0:
+            return x.new_zeros(())
+        if perm is None:
+            perm = torch.randperm(x.shape[0], device=x.device)
+        a, b = perm[:half], perm[half : 2 * half]
+        logits = self.contrastive(_take(x, a), _take(x, b))
+        return F.cross_entropy(logits, (y[a] != y[b]).long())
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        class_counts: torch.Tensor | Sequence[int] | np.ndarray,
+        generate: bool = False,
+    ) -> RSGOutput:
+        """Losses of a training step and, with ``generate``, the augmented batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (B, D, H, W) or (B, D)
+            Feature maps (any ``H x W``, square or not) or feature vectors.
+        y : torch.Tensor of shape (B,)
+            Class indices in ``[0, C)``.
+        class_counts : torch.Tensor or array-like of shape (C,)
+            Training-set class counts, for the frequent / rare split.
+        generate : bool, default=False
+            False before the epoch threshold: train the contrastive module,
+            generate nothing. True after it: contrastive module frozen, new
+            rare-class samples generated and ``L_MV`` computed.
+
+        Returns
+        -------
+        output : RSGOutput
+            ``(features, targets, cesc_loss, mv_loss, n_generated)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skremix.nn import RSG
+        >>> rsg = RSG(in_channels=8, n_classes=2, n_centers=3, contrastive_channels=4)
+        >>> out = rsg(torch.randn(5, 8), torch.tensor([0, 0, 0, 1, 1]), [30, 3])
+        >>> out.n_generated, out.features.shape
+        (0, torch.Size([5, 8]))
+        """
+        vector = x.ndim == 2
+        if vector:
+            x4 = x[:, :, None, None]
+        elif x.ndim == 4:
+            x4 = x
+        else:
+            raise ValueError(
+                "RSG takes feature maps (B, D, H, W) or feature vectors (B, D); "
+                f"got a tensor of shape {tuple(x.shape)}."
+            )
+        if x4.shape[1] != self.in_channels:
+            raise ValueError(
+                f"RSG was built for {self.in_channels} channels but the features "
+                f"have {x4.shape[1]} (shape {tuple(x.shape)})."
+            )
+        y = y.to(device=x.device, dtype=torch.long)
+        xd = x4.detach()
+        pooled = xd.mean(dim=(2, 3))
+        self._init_centers(pooled, y)
+        gamma = self.assignment(pooled, y)
+        cesc = (gamma * center_distances(xd, _take(self.centers, y))).sum(dim=1).mean()
+        if not generate:
+            cesc = cesc + self.contrastive_loss(xd, y)
+
+        mv = x4.new_zeros(())
+        features, targets = x4, y
+        freq_idx = rare_idx = y.new_zeros(0)
+        if generate:
+            counts = torch.as_tensor(class_counts, device=x.device)
+            is_frequent = frequent_class_mask(counts, self.frequent_ratio)[y]
+            freq_idx, rare_idx = generation_pairs(is_frequent, self.transfer_strength)
+        s_new = int(freq_idx.numel())
+        if s_new > 0:
+            # Displacement from each sample's nearest center (Eq. 3); centers
+            # do not receive the classification gradient.
+            nearest = self.centers.detach()[y, gamma.detach().argmax(dim=1)]
+            disp = x4 - nearest[:, :, None, None]
+            v = _take(disp, freq_idx)
+            new = self.transform(v) + _take(x4, rare_idx)  # Eq. 4
+            # L_MV trains T only: detached inputs, frozen contrastive module.
+            v_d = v.detach()
+            t_mv = self.transform(v_d)
+            log_diff = F.log_softmax(
+                self.contrastive(t_mv, _take(xd, freq_idx), frozen=True), dim=1
+            )[:, 1]
+            mv = (
+                mv_direction_loss(t_mv, _take(disp.detach(), rare_idx))
+                + mv_length_loss(t_mv, v_d)
+                - log_diff
+            ).mean()
+            features = torch.cat([x4, new], dim=0)
+            targets = torch.cat([y, _take(y, rare_idx)], dim=0)
+        if vector:
+            features = features.flatten(1)
+        return RSGOutput(features, targets, cesc, mv, s_new)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, n_classes={self.n_classes}, "
+            f"n_centers={self.n_centers}, frequent_ratio={self.frequent_ratio}, "
+            f"transfer_strength={self.transfer_strength}, "
+            f"contrastive_channels={self.contrastive_channels}, "
+            f"kernel_size={self.kernel_size}"
+        )

@@ -1,0 +1,350 @@
+"""The RSG module and its pure functions, checked with hand-made numbers."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from skremix.nn import (
+    RSG,
+    center_distances,
+    frequent_class_mask,
+    generation_pairs,
+    mv_direction_loss,
+    mv_length_loss,
+    n_generated,
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def _small_rsg(in_channels: int = 4, n_classes: int = 3, **kw) -> RSG:
+    kw = {"n_centers": 2, "contrastive_channels": 8, **kw}
+    return RSG(in_channels=in_channels, n_classes=n_classes, **kw)
+
+
+# ----------------------------------------------------------- frequent classes
+def test_frequent_classes_are_chosen_by_count_not_index() -> None:
+    # Step profile whose large classes are not the first ones.
+    counts = [5, 50, 5, 50, 50, 5]
+    mask = frequent_class_mask(counts, 0.5)  # round(3) = 3 frequent classes
+    assert mask.tolist() == [False, True, False, True, True, False]
+    # Long-tailed profile out of index order: 100 > 40 > 20 > 10 > 5.
+    counts = [10, 40, 100, 20, 5]
+    assert frequent_class_mask(counts, 0.2).tolist() == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    # 0.4 * 5 = 2 classes: 100 and 40.
+    assert frequent_class_mask(counts, 0.4).tolist() == [
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_frequent_class_count_rounding_and_bounds() -> None:
+    counts = torch.tensor([30, 20, 10])
+    # 0.2 * 3 = 0.6 -> 1; 0.5 * 3 = 1.5 -> 2 (half up); 1.0 -> every class.
+    assert frequent_class_mask(counts, 0.2).sum().item() == 1
+    assert frequent_class_mask(counts, 0.5).tolist() == [True, True, False]
+    assert frequent_class_mask(counts, 1.0).all()
+    # Never fewer than one frequent class.
+    assert frequent_class_mask([1, 9], 0.01).tolist() == [False, True]
+    # Ties in count: lower class index first.
+    assert frequent_class_mask([7, 7, 7, 7], 0.5).tolist() == [True, True, False, False]
+    assert frequent_class_mask(counts, 0.5).device == counts.device
+    for bad in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="frequent_ratio"):
+            frequent_class_mask(counts, bad)
+
+
+# ------------------------------------------------------- generated count
+@pytest.mark.parametrize(
+    ("s_freq", "s_rare", "beta", "expected"),
+    [
+        (10, 3, 1.0, 9),  # floor(10 / 3) = 3 per rare sample
+        (10, 3, 0.5, 3),  # floor(5 / 3) = 1
+        (10, 3, 0.01, 3),  # floor(0.03) = 0 -> at least 1
+        (2, 5, 1.0, 5),  # more rare than frequent: 1 each
+        (10, 7, 0.7, 7),  # 0.7 * 10 / 7 is 1 up to rounding: not floored to 0
+        (12, 4, 1.0, 12),
+        (0, 3, 1.0, 0),  # no frequent sample
+        (3, 0, 1.0, 0),  # no rare sample
+    ],
+)
+def test_n_generated_formula(
+    s_freq: int, s_rare: int, beta: float, expected: int
+) -> None:
+    assert n_generated(s_freq, s_rare, beta) == expected
+
+
+@pytest.mark.parametrize("beta", [0.0, -1.0, 1.5, 2.0])
+def test_transfer_strength_is_validated(beta: float) -> None:
+    with pytest.raises(ValueError, match="transfer_strength"):
+        n_generated(5, 2, beta)
+    with pytest.raises(ValueError, match="transfer_strength"):
+        RSG(in_channels=4, n_classes=3, transfer_strength=beta)
+
+
+def test_module_argument_validation() -> None:
+    with pytest.raises(ValueError, match="frequent_ratio"):
+        RSG(in_channels=4, n_classes=3, frequent_ratio=0.0)
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        RSG(in_channels=4, n_classes=3, kernel_size=2)
+    with pytest.raises(ValueError, match="n_centers"):
+        RSG(in_channels=4, n_classes=3, n_centers=0)
+
+
+# ------------------------------------------------------- generation pairs
+def test_generation_pairs_by_hand() -> None:
+    is_freq = torch.tensor([True, False, True, True, False])
+    # s_freq = 3, s_rare = 2, beta = 1: floor(1.5) = 1 new sample per rare one.
+    freq, rare = generation_pairs(is_freq, 1.0, perm=torch.tensor([2, 0, 1]))
+    assert freq.tolist() == [3, 0]  # frequent samples [0, 2, 3] in order perm
+    assert rare.tolist() == [1, 4]
+    # s_freq = 6, s_rare = 2: 3 new samples per rare one, distinct partners.
+    is_freq = torch.tensor([True] * 6 + [False] * 2)
+    freq, rare = generation_pairs(is_freq, 1.0, perm=torch.arange(6))
+    assert rare.tolist() == [6, 7, 6, 7, 6, 7]
+    assert freq.tolist() == [0, 1, 2, 3, 4, 5]
+    # More rare than frequent samples: frequent partners are cycled.
+    freq, rare = generation_pairs(torch.tensor([True, False, False, False]), 1.0)
+    assert freq.tolist() == [0, 0, 0] and rare.tolist() == [1, 2, 3]
+
+
+def test_generation_pairs_without_frequent_or_rare() -> None:
+    for is_freq in (torch.ones(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool)):
+        freq, rare = generation_pairs(is_freq, 1.0)
+        assert freq.numel() == 0 and rare.numel() == 0
+        assert freq.dtype == torch.int64
+
+
+# ------------------------------------------------------------- loss terms
+def test_length_and_direction_use_per_position_channel_vectors() -> None:
+    # (1, 2, 1, 2) maps: channel c holds [value at position 0, position 1].
+    # T(v): position 0 -> (3, 4), position 1 -> (0, 1).
+    t = torch.tensor([[[[3.0, 0.0]], [[4.0, 1.0]]]])
+    # v: position 0 -> (1, 0) (norm 1), position 1 -> (0, 2) (norm 2).
+    v = torch.tensor([[[[1.0, 0.0]], [[0.0, 2.0]]]])
+    # d_rare: position 0 -> (4, 3), position 1 -> (0, -2).
+    d = torch.tensor([[[[4.0, 0.0]], [[3.0, -2.0]]]])
+
+    # Length: |5 - 1| + |1 - 2| = 5.
+    assert mv_length_loss(t, v).tolist() == pytest.approx([5.0])
+    # Direction: cos(position 0) = 24 / 25, cos(position 1) = -1:
+    # |0.96 - 1| + |-1 - 1| = 2.04.
+    assert mv_direction_loss(t, d).tolist() == pytest.approx([2.04])
+
+    # The public code's view(-1, C) of the NCHW tensor pairs up the wrong
+    # numbers: rows (3, 0), (4, 1) instead of (3, 4), (0, 1).
+    wrong_t, wrong_v = t.reshape(-1, 2), v.reshape(-1, 2)
+    wrong = (wrong_t.norm(dim=1) - wrong_v.norm(dim=1)).abs().sum()
+    assert wrong.item() != pytest.approx(5.0)
+
+
+def test_center_distances_match_brute_force() -> None:
+    x = torch.randn(3, 4, 2, 5)
+    centers = torch.randn(3, 6, 4)
+    brute = ((x[:, None] - centers[:, :, :, None, None]) ** 2).sum(dim=(2, 3, 4))
+    assert torch.allclose(center_distances(x, centers), brute, atol=1e-4)
+
+
+def test_cesc_center_term_by_hand() -> None:
+    # One sample, one channel, a 1x2 map [1, 3]; its class has centers 0 and 2
+    # (squared distances 1 + 9 = 10 and 1 + 1 = 2) and assignment
+    # softmax(0, log 3) = (0.25, 0.75): center term 0.25 * 10 + 0.75 * 2 = 4.
+    rsg = RSG(in_channels=1, n_classes=2, n_centers=2, contrastive_channels=2)
+    rsg.centers_initialized.fill_(True)  # keep the hand-made centers
+    with torch.no_grad():
+        rsg.centers.zero_()
+        rsg.centers[0, 1, 0] = 2.0
+        rsg.assign_weight.zero_()
+        rsg.assign_bias.zero_()
+        rsg.assign_bias[0, 1] = math.log(3.0)
+    x = torch.tensor([[[[1.0, 3.0]]]])
+    # generate=True: no contrastive term; one sample: nothing generated.
+    out = rsg(x, torch.tensor([0]), [10, 1], generate=True)
+    assert out.n_generated == 0
+    assert out.cesc_loss.item() == pytest.approx(4.0)
+
+
+# ------------------------------------------------------------- the module
+def test_centers_start_at_samples_of_their_class() -> None:
+    rsg = _small_rsg(in_channels=2, n_classes=3, n_centers=4)
+    before = rsg.centers.detach().clone()
+    # Pooled features: class 0 -> (1, 1) and (3, 3); class 1 -> (-2, 5).
+    x = torch.tensor([[1.0, 1.0], [3.0, 3.0], [-2.0, 5.0]])[:, :, None, None]
+    x = x.expand(3, 2, 2, 3)
+    rsg(x, torch.tensor([0, 0, 1]), [10, 5, 1])
+    pooled = {tuple(row) for row in rsg.centers[0].tolist()}
+    assert pooled <= {(1.0, 1.0), (3.0, 3.0)}
+    assert torch.equal(rsg.centers[1], torch.tensor([[-2.0, 5.0]] * 4))
+    assert torch.equal(rsg.centers[2], before[2])  # class 2 not seen yet
+    assert rsg.centers_initialized.tolist() == [True, True, False]
+    # Seen classes are initialised once; later batches leave them to L_CESC.
+    rsg(x + 10.0, torch.tensor([0, 2, 1]), [10, 5, 1])
+    assert torch.equal(rsg.centers[1], torch.tensor([[-2.0, 5.0]] * 4))
+    assert torch.equal(rsg.centers[2], torch.tensor([[13.0, 13.0]] * 4))
+    assert rsg.centers_initialized.all() and not rsg._centers_pending
+    # Loading an uninitialised state makes the module look at the buffer again.
+    rsg.load_state_dict(
+        _small_rsg(in_channels=2, n_classes=3, n_centers=4).state_dict()
+    )
+    assert rsg._centers_pending and not rsg.centers_initialized.any()
+
+
+def test_generated_sample_is_transformed_displacement_plus_rare_sample() -> None:
+    rsg = _small_rsg(in_channels=2, n_classes=2, kernel_size=1)
+    rsg.centers_initialized.fill_(True)
+    with torch.no_grad():
+        rsg.transform.weight.copy_(torch.eye(2)[:, :, None, None])  # T = identity
+        rsg.centers.zero_()
+        rsg.centers[0, 1] = torch.tensor([1.0, -1.0])
+        rsg.assign_weight.zero_()
+        rsg.assign_bias.zero_()
+        rsg.assign_bias[:, 1] = 10.0  # nearest center: index 1
+    a, b, c = torch.randn(3, 2, 3, 2)
+    x = torch.stack([a, b, c])  # class 0 (frequent), then two of class 1 (rare)
+    out = rsg(x, torch.tensor([0, 1, 1]), [100, 10], generate=True)
+    assert out.n_generated == 2  # max(floor(1 / 2), 1) * 2
+    center = torch.tensor([1.0, -1.0])[:, None, None]
+    assert torch.allclose(out.features[3], (a - center) + b)
+    assert torch.allclose(out.features[4], (a - center) + c)
+    assert out.targets.tolist() == [0, 1, 1, 1, 1]
+    assert torch.equal(out.features[:3], x)
+
+
+@pytest.mark.parametrize("shape", [(7, 4, 5, 3), (7, 4, 1, 6), (7, 4, 2, 2), (7, 4)])
+@pytest.mark.parametrize("generate", [False, True])
+def test_odd_batches_any_map_shape_and_vectors(shape, generate) -> None:
+    rsg = _small_rsg(kernel_size=1 if len(shape) == 2 else 3)
+    x = torch.randn(*shape, requires_grad=True)
+    y = torch.tensor([0, 0, 0, 0, 0, 1, 2])  # 5 frequent, 2 rare
+    out = rsg(x, y, torch.tensor([50, 10, 5]), generate=generate)
+    expected_new = 4 if generate else 0  # floor(5 / 2) = 2 per rare sample
+    assert out.n_generated == expected_new
+    assert out.features.shape == (7 + expected_new, *shape[1:])
+    assert out.targets[7:].tolist() == ([1, 2, 1, 2] if generate else [])
+    loss = out.features.pow(2).mean() + out.cesc_loss + out.mv_loss
+    loss.backward()
+    assert torch.isfinite(x.grad).all()
+    assert (out.mv_loss.item() > 0) == generate
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_tiny_batches(batch_size: int) -> None:
+    rsg = _small_rsg()
+    x = torch.randn(batch_size, 4, 3, 3)
+    y = torch.tensor([0, 1, 2][:batch_size])
+    for generate in (False, True):
+        out = rsg(x, y, [9, 3, 1], generate=generate)
+        assert torch.isfinite(out.cesc_loss) and torch.isfinite(out.mv_loss)
+        (out.cesc_loss + out.mv_loss).backward()
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0], [1, 2, 1, 2]])
+def test_batch_without_frequent_or_rare_generates_nothing(labels) -> None:
+    rsg = _small_rsg()
+    x = torch.randn(4, 4, 3, 2, requires_grad=True)
+    out = rsg(x, torch.tensor(labels), [100, 10, 10], generate=True)
+    assert out.n_generated == 0
+    assert torch.equal(out.features, x) and out.targets.tolist() == labels
+    assert out.mv_loss.item() == 0.0
+    (out.features.sum() + out.cesc_loss + out.mv_loss).backward()
+
+
+def test_gradients_follow_algorithm_1() -> None:
+    rsg = _small_rsg()
+    y = torch.tensor([0, 0, 0, 1, 2])
+    counts = [40, 5, 3]
+
+    # Before the threshold: CESC trains centers, assignment and the
+    # contrastive module, never the backbone features.
+    x = torch.randn(5, 4, 3, 3, requires_grad=True)
+    out = rsg(x, y, counts, generate=False)
+    out.cesc_loss.backward()
+    assert x.grad is None
+    for p in (
+        rsg.centers,
+        rsg.assign_weight,
+        rsg.assign_bias,
+        rsg.contrastive.conv1.weight,
+    ):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+    assert rsg.transform.weight.grad is None
+
+    # After: MV trains T only (the contrastive module is frozen).
+    rsg.zero_grad(set_to_none=True)
+    x = torch.randn(5, 4, 3, 3, requires_grad=True)
+    out = rsg(x, y, counts, generate=True)
+    assert out.n_generated > 0
+    out.mv_loss.backward()
+    assert x.grad is None
+    assert rsg.transform.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in rsg.contrastive.parameters())
+    assert rsg.centers.grad is None
+
+    # The classification loss of the new samples reaches T and the backbone,
+    # not the centers.
+    rsg.zero_grad(set_to_none=True)
+    x = torch.randn(5, 4, 3, 3, requires_grad=True)
+    out = rsg(x, y, counts, generate=True)
+    out.features[5:].pow(2).sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert rsg.transform.weight.grad.abs().sum() > 0
+    assert rsg.centers.grad is None
+
+
+def test_contrastive_pairs_from_a_permutation() -> None:
+    rsg = _small_rsg()
+    x = torch.randn(5, 4, 2, 2)
+    y = torch.tensor([0, 1, 0, 2, 0])
+    perm = torch.tensor([4, 1, 0, 2, 3])
+    # Pairs (4, 0) same class, (1, 2) different; sample 3 sits out.
+    logits = rsg.contrastive(x[[4, 1]], x[[0, 2]])
+    expected = F.cross_entropy(logits, torch.tensor([0, 1]))
+    assert torch.allclose(rsg.contrastive_loss(x, y, perm), expected)
+
+
+def test_wrong_inputs_are_explained() -> None:
+    rsg = _small_rsg()
+    with pytest.raises(ValueError, match="built for 4 channels"):
+        rsg(torch.randn(3, 5, 2, 2), torch.tensor([0, 1, 2]), [3, 2, 1])
+    with pytest.raises(ValueError, match="feature maps"):
+        rsg(torch.randn(3, 4, 2), torch.tensor([0, 1, 2]), [3, 2, 1])
+
+
+def test_module_pickles_and_keeps_the_input_device() -> None:
+    rsg = _small_rsg()
+    clone = pickle.loads(pickle.dumps(rsg))
+    x, y = torch.randn(6, 4, 3, 3), torch.tensor([0, 0, 0, 0, 1, 2])
+    torch.manual_seed(1)
+    a = rsg(x, y, [9, 2, 1], generate=True)
+    torch.manual_seed(1)
+    b = clone(x, y, [9, 2, 1], generate=True)
+    assert torch.equal(a.features, b.features)
+    assert a.features.device == x.device and a.targets.device == x.device
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_module_on_cuda() -> None:
+    rsg = _small_rsg().cuda()
+    x = torch.randn(6, 4, 3, 5, device="cuda", requires_grad=True)
+    y = torch.tensor([0, 0, 0, 0, 1, 2], device="cuda")
+    out = rsg(x, y, [9, 2, 1], generate=True)  # counts on the CPU
+    assert out.features.is_cuda and out.targets.is_cuda and out.n_generated == 4
+    (out.features.sum() + out.cesc_loss + out.mv_loss).backward()
