@@ -389,3 +389,19 @@ def test_len_of_the_training_iterator_does_not_draw(tabular_imbalanced):
     state = torch.random.get_rng_state()
     assert len(iterator) == 4  # 200 = 3 * 64 + 8
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_bf16_and_channels_last_options(image_imbalanced):
+    X, y = image_imbalanced
+    ref = ERMClassifier(max_epochs=2, random_state=0).fit(X, y)
+    bf16 = ERMClassifier(max_epochs=2, random_state=0, precision="bf16").fit(X, y)
+    proba = bf16.predict_proba(X)
+    assert proba.dtype == np.float64 and np.isfinite(proba).all()
+    # bfloat16 keeps 8 bits of mantissa: close to, not equal to, float32
+    assert np.abs(proba - ref.predict_proba(X)).max() < 0.2
+    cl = ERMClassifier(max_epochs=2, random_state=0, channels_last=True).fit(X, y)
+    conv = next(m for m in cl.module_.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert np.allclose(cl.predict_proba(X), ref.predict_proba(X), atol=1e-4)
+    with pytest.raises(ValueError, match="precision"):
+        ERMClassifier(precision="fp16").fit(X, y)

@@ -1,0 +1,251 @@
+"""Training cost of each method against plain skorch and a hand-written loop.
+
+In one process, interleaved (every repeat runs every method once, in turn),
+the median fit time of:
+
+- ``hand loop``: a minimal PyTorch loop over tensors already in memory
+  (randperm, slice, forward, cross-entropy, backward, step): the practical limit;
+- ``skorch ERM``: a plain ``skorch.NeuralNetClassifier`` with its default
+  DataLoader over the same arrays;
+- every skremix classifier (ERM, Remix, ReMix, MFW, RSG),
+
+all with the same module, optimizer (AdamW), learning rate (constant),
+epochs and batch size. Two cases: tabular (20k x 64, 10 classes, step
+imbalance, MLP) and images (3 x 32 x 32, ResNet-32; a small N on CPU, 50k on
+CUDA). Prints each time as a ratio to skorch ERM and to the hand loop, the peak
+memory growth during the fit (RSS on CPU, ``max_memory_allocated`` on CUDA) and
+predict throughput; then predicts 1M tabular rows in bounded memory.
+
+    python benchmarks/bench_cost.py [--device cpu|cuda] [--repeats 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skorch import NeuralNetClassifier
+
+import skremix
+from skremix import (
+    ERMClassifier,
+    MFWClassifier,
+    ReMixClassifier,
+    RemixClassifier,
+    RSGClassifier,
+)
+from skremix.datasets import imbalance_profile
+from skremix.nn import MLP, ResNet32
+
+
+class PeakRSS:
+    """Peak resident memory growth of this process while the block runs."""
+
+    def __init__(self, device):
+        self.cuda = torch.device(device).type == "cuda"
+
+    @staticmethod
+    def rss():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+            return self
+        self.base = self.peak = self.rss()
+        self.running = True
+
+        def sample():
+            while self.running:
+                self.peak = max(self.peak, self.rss())
+                time.sleep(0.005)
+
+        self.thread = threading.Thread(target=sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.mib = (torch.cuda.max_memory_allocated() - self.base) / 2**20
+            return
+        self.running = False
+        self.thread.join()
+        self.peak = max(self.peak, self.rss())
+        self.mib = (self.peak - self.base) / 2**20
+
+
+def make_data(case, n, rng):
+    n_classes = 10
+    counts = imbalance_profile(n // 6, n_classes, kind="step", ratio=10)
+    counts = np.maximum((counts * n / counts.sum()).astype(int), 1)
+    y = np.repeat(np.arange(n_classes), counts)
+    shape = (64,) if case == "tabular" else (3, 32, 32)
+    centers = rng.normal(size=(n_classes, int(np.prod(shape)))).astype(np.float32)
+    X = centers[y] + rng.normal(size=(len(y), int(np.prod(shape)))).astype(np.float32)
+    return X.reshape(len(y), *shape), y
+
+
+def hand_loop(module_fn, X, y, epochs, batch_size, lr, device):
+    model = module_fn().to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    Xt = torch.as_tensor(X, device=device)
+    yt = torch.as_tensor(y, device=device)
+    n = len(Xt)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, device=device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return model
+
+
+def run_case(case, args, rng):
+    device = args.device
+    if case == "tabular":
+        n, epochs, batch_size = (5000 if args.quick else 20000), args.epochs, 128
+        module_cls, module_kw = MLP, dict(n_features=64, n_classes=10)
+    else:
+        cpu_n = 256 if args.quick else 1024
+        n = cpu_n if torch.device(device).type == "cpu" else 50000
+        epochs, batch_size = 1, 128
+        module_cls, module_kw = ResNet32, dict(in_channels=3, n_classes=10)
+    X, y = make_data(case, n, rng)
+    lr = 1e-3
+    common = dict(max_epochs=epochs, batch_size=batch_size, lr=lr,
+                  optimizer=torch.optim.AdamW, device=device)
+    skremix_common = dict(module=module_cls, lr_schedule="constant", random_state=0, **common)
+
+    def skorch_erm():
+        return NeuralNetClassifier(
+            module_cls, **{f"module__{k}": v for k, v in module_kw.items()},
+            criterion=torch.nn.CrossEntropyLoss, train_split=None,
+            iterator_train__shuffle=True, verbose=0, **common,
+        ).fit(X, y)
+
+    methods = {
+        "hand loop": lambda: hand_loop(lambda: module_cls(**module_kw), X, y, epochs,
+                                       batch_size, lr, device),
+        "skorch ERM": skorch_erm,
+        "skremix ERM": lambda: ERMClassifier(**skremix_common).fit(X, y),
+        "Remix": lambda: RemixClassifier(**skremix_common).fit(X, y),
+        "Remix manifold": lambda: RemixClassifier(mix="manifold", **skremix_common).fit(X, y),
+        "ReMix": lambda: ReMixClassifier(**skremix_common).fit(X, y),
+        "MFW": lambda: MFWClassifier(**skremix_common).fit(X, y),
+        "RSG": lambda: RSGClassifier(generate_from=0, **skremix_common).fit(X, y),
+    }
+    if args.methods:
+        keep = {"hand loop", "skorch ERM", *args.methods.split(",")}
+        methods = {k: v for k, v in methods.items() if k in keep}
+    times = {name: [] for name in methods}
+    memory = {name: [] for name in methods}
+    fitted = {}
+    for name, fn in methods.items():  # warm-up: allocator, kernels, imports
+        if not args.quick:
+            fn()
+    for _ in range(args.repeats):
+        for name, fn in methods.items():
+            with PeakRSS(device) as mem:
+                if torch.device(device).type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                fitted[name] = fn()
+                if torch.device(device).type == "cuda":
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - t0)
+            memory[name].append(mem.mib)
+
+    med = {name: statistics.median(t) for name, t in times.items()}
+    print(f"\n== {case}: X {X.shape}, {epochs} epoch(s), batch {batch_size}, "
+          f"{module_cls.__name__}, device {device}, median of {args.repeats} ==")
+    print(f"{'method':<16s} {'fit s':>8s} {'/ skorch ERM':>13s} {'/ hand loop':>12s} "
+          f"{'peak mem MiB':>13s}")
+    rows = []
+    for name in methods:
+        row = dict(case=case, method=name, fit_s=med[name],
+                   vs_skorch=med[name] / med["skorch ERM"],
+                   vs_hand=med[name] / med["hand loop"],
+                   peak_mib=max(memory[name]))
+        rows.append(row)
+        print(f"{name:<16s} {row['fit_s']:8.2f} {row['vs_skorch']:13.2f} "
+              f"{row['vs_hand']:12.2f} {row['peak_mib']:13.1f}")
+
+    # predict throughput on the training set, skorch vs skremix (same module kind)
+    for name in ("skorch ERM", "skremix ERM", "RSG"):
+        if name not in fitted:
+            continue
+        est = fitted[name]
+        est.predict_proba(X[:256])
+        t0 = time.perf_counter()
+        est.predict_proba(X)
+        dt = time.perf_counter() - t0
+        print(f"predict_proba {name:<12s} {len(X) / dt:12.0f} rows/s")
+        rows.append(dict(case=case, method=name, predict_rows_per_s=len(X) / dt))
+    return rows, fitted.get("skremix ERM")
+
+
+def predict_million(est, device):
+    """Predict 1M tabular rows; memory grows with the output, not the net's
+    activations over all rows at once."""
+    n = 1_000_000
+    X = np.random.default_rng(1).normal(size=(n, 64)).astype(np.float32)
+    before = PeakRSS.rss() / 2**20
+    with PeakRSS(device) as mem:
+        t0 = time.perf_counter()
+        proba = est.predict_proba(X)
+        dt = time.perf_counter() - t0
+    peak = before + mem.mib
+    input_mib = X.nbytes / 2**20
+    print(f"\npredict_proba on 1M x 64 rows: {dt:.1f}s ({n / dt:.0f} rows/s); process RSS "
+          f"{before:.0f} MiB before, peak {peak:.0f} MiB (input {input_mib:.0f} MiB, "
+          f"output {proba.nbytes / 2**20:.0f} MiB)")
+    return dict(case="predict_1M", seconds=dt, rss_before_mib=before, rss_peak_mib=peak,
+                input_mib=input_mib, output_mib=proba.nbytes / 2**20)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="tabular epochs")
+    parser.add_argument("--cases", default="tabular,image")
+    parser.add_argument("--methods", default="", help="comma-separated subset")
+    parser.add_argument("--quick", action="store_true", help="small sizes, no warm-up")
+    parser.add_argument("--json", default="", help="write the figures to this file")
+    args = parser.parse_args()
+    info = dict(torch=torch.__version__, skremix=skremix.__version__,
+                threads=torch.get_num_threads(), machine=platform.machine(),
+                cpu_count=os.cpu_count(), device=args.device,
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    print("config:", json.dumps(info))
+    rng = np.random.default_rng(0)
+    rows, erm = [], None
+    for case in args.cases.split(","):
+        case_rows, fitted_erm = run_case(case, args, rng)
+        rows += case_rows
+        if case == "tabular":
+            erm = fitted_erm
+    if erm is not None:
+        rows.append(predict_million(erm, args.device))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(config=info, rows=rows), f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
