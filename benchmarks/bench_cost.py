@@ -155,8 +155,8 @@ def run_case(case, args, rng):
     times = {name: [] for name in methods}
     memory = {name: [] for name in methods}
     fitted = {}
-    for name, fn in methods.items():  # warm-up: allocator, kernels, imports
-        if not args.quick:
+    if not args.quick:  # warm-up: allocator, kernels, imports
+        for fn in methods.values():
             fn()
     for _ in range(args.repeats):
         for name, fn in methods.items():
