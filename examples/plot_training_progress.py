@@ -28,7 +28,7 @@ as well), and the test accuracies of the two end up close (see
 about: run it on your own data and module before trusting a method's story.
 
 The figure is written next to this script, or to the path in the
-``SKREMIX_EXAMPLE_OUTPUT`` environment variable. Runs in about 20 s of CPU
+``SKREMIX_EXAMPLES_OUT`` environment variable. Runs in about 20 s of CPU
 time.
 """
 
@@ -123,7 +123,7 @@ axes[0, 1].legend(title="digit", fontsize=7, ncol=2, loc="lower right")
 fig.suptitle("Step-imbalanced digits (ratio 10): blue = majority, orange = minority")
 fig.tight_layout()
 
-out = os.environ.get("SKREMIX_EXAMPLE_OUTPUT")
+out = os.environ.get("SKREMIX_EXAMPLES_OUT")
 out = Path(out) if out else Path(__file__).with_suffix(".png")
 fig.savefig(out, dpi=100)
 print("saved", out)

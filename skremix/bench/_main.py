@@ -1,0 +1,652 @@
+"""The ``skremix-bench`` command: every method on the same network and budget."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from skremix.bench._data import (
+    DATASETS,
+    BenchError,
+    auto_test_per_class,
+    load_data,
+    make_splits,
+)
+from skremix.bench._methods import list_methods, make_estimator, method_info
+from skremix.bench._report import (
+    METRICS,
+    ProgressBar,
+    device_info,
+    format_table,
+    plot,
+    summarize,
+    verdict,
+    versions,
+    write_csv,
+    write_json,
+)
+
+__all__ = ["main", "DEFAULTS", "QUICK"]
+
+#: The default budget: meaningful differences on digits in about ten minutes
+#: on two CPU cores.
+DEFAULTS = {"epochs": 30, "seeds": 3, "batch_size": 64, "lr": 1e-3}
+#: ``--quick``: every method, a few epochs, one seed.
+QUICK = {"epochs": 10, "seeds": 1}
+
+_DESCRIPTION = """\
+Compare class-imbalance training methods on one network and one budget.
+
+Every method trains the same network (skremix's default module for the input
+shape: an MLP for rows, a ConvNet for small images, a ResNet-32 from 32x32),
+with AdamW, the same learning rate, epochs and batch size; only the training
+method differs. 'erm' is skorch's own NeuralNetClassifier, the reference.
+
+Without arguments: sklearn's digits as (n, 1, 8, 8) images, a balanced test
+set split off first, then step imbalance ratio 10 on the training part,
+every available method, 30 epochs, 3 seeds.
+"""
+
+_EPILOG = """\
+methods (--methods a,b,c; --list-methods shows which are available):
+{methods}
+
+outputs (in --out): results.csv (one row per method x seed/fold),
+summary.json (means, stds, config, versions, device), results.png (balanced
+accuracy and g-mean per method; needs matplotlib).
+
+examples:
+  skremix-bench --quick
+  skremix-bench --dataset wine --imbalance long_tailed --ratio 5 --eval cv
+  skremix-bench --data my.npz --imbalance none --methods erm,remix_drw,mfw
+  skremix-bench --data my.csv --label-column target --device cuda
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors raised as one-line BenchErrors."""
+
+    def error(self, message):
+        raise BenchError(f"{message} (see --help)")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def build_parser():
+    """The argument parser of ``skremix-bench``."""
+    width = max(len(n) for n in list_methods())
+    methods = "\n".join(
+        f"  {n.ljust(width)}  {method_info(n)['description']}" for n in list_methods()
+    )
+    parser = _Parser(
+        prog="skremix-bench",
+        description=_DESCRIPTION,
+        epilog=_EPILOG.format(methods=methods),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="built-in data set (default: digits, as 8x8 images)",
+    )
+    source.add_argument(
+        "--data",
+        metavar="PATH",
+        help="your data: a .npz with arrays X and y (rows, (n, h, w) or "
+        "(n, c, h, w) images), or a .csv of numeric features (with --label-column)",
+    )
+    data.add_argument("--label-column", metavar="NAME", help="label column of a .csv")
+    data.add_argument(
+        "--imbalance",
+        choices=("step", "long_tailed", "none"),
+        default="step",
+        help="imbalance imposed on the training data (holdout) or the whole data "
+        "(cv); 'none' keeps the data as it is (default: step)",
+    )
+    data.add_argument(
+        "--ratio",
+        type=_positive_float,
+        default=10.0,
+        help="imbalance ratio largest/smallest class (default: 10)",
+    )
+    evaluation = parser.add_argument_group("evaluation")
+    evaluation.add_argument(
+        "--eval",
+        choices=("holdout", "cv"),
+        default="holdout",
+        help="holdout: a class-balanced test set per seed; cv: stratified k-fold "
+        "(shuffled, seeded) on the imbalanced data (default: holdout)",
+    )
+    evaluation.add_argument(
+        "--folds", type=_positive_int, default=5, help="folds of --eval cv (default: 5)"
+    )
+    evaluation.add_argument(
+        "--test-per-class",
+        type=_positive_int,
+        help="holdout test samples per class (default: a quarter of the smallest class)",
+    )
+    evaluation.add_argument(
+        "--seeds",
+        type=_positive_int,
+        help=f"number of seeds: data draw + network (default: {DEFAULTS['seeds']} "
+        "for holdout, 1 for cv)",
+    )
+    evaluation.add_argument(
+        "--seed", type=int, default=0, help="first seed (default: 0)"
+    )
+    training = parser.add_argument_group("methods and training budget")
+    training.add_argument(
+        "--methods",
+        metavar="A,B,...",
+        help="comma-separated subset of the methods (default: all available)",
+    )
+    training.add_argument(
+        "--list-methods", action="store_true", help="list the methods and exit"
+    )
+    training.add_argument(
+        "--epochs", type=_positive_int, help=f"epochs (default: {DEFAULTS['epochs']})"
+    )
+    training.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULTS["batch_size"],
+        help=f"mini-batch size (default: {DEFAULTS['batch_size']})",
+    )
+    training.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=DEFAULTS["lr"],
+        help=f"AdamW learning rate (default: {DEFAULTS['lr']:g})",
+    )
+    training.add_argument(
+        "--lr-schedule",
+        choices=("cosine", "constant"),
+        default="cosine",
+        help="learning-rate schedule of every method; cosine anneals to zero over "
+        "the epochs (default: cosine, skremix's default)",
+    )
+    training.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: CUDA when available, else CPU (default: auto)",
+    )
+    training.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="CPU threads of torch (default: 1 for inputs of fewer than 1024 "
+        "values, such as rows and 8x8 images, whose small networks gain nothing "
+        "from more threads and lose up to 10x when the cores are shared; "
+        "torch's default otherwise)",
+    )
+    training.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a small budget ({QUICK['epochs']} epochs, {QUICK['seeds']} seed, all "
+        "methods): a smoke test, not a result",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        metavar="DIR",
+        default="skremix-bench-results",
+        help="output folder (default: skremix-bench-results/)",
+    )
+    output.add_argument(
+        "--no-plot", action="store_true", help="do not draw results.png"
+    )
+    output.add_argument(
+        "--no-progress", action="store_true", help="no progress bar on stderr"
+    )
+    return parser
+
+
+def _resolve_methods(text):
+    """(methods to run, {skipped method: reason})."""
+    names = list_methods()
+    if text is None:
+        chosen = names
+    else:
+        chosen = [t.strip() for t in text.split(",") if t.strip()]
+        unknown = [t for t in chosen if t not in names]
+        if unknown:
+            raise BenchError(
+                f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(names)}"
+            )
+        if not chosen:
+            raise BenchError("--methods is empty")
+        chosen = list(dict.fromkeys(chosen))
+    run, skipped = [], {}
+    for name in chosen:
+        info = method_info(name)
+        if info["available"]:
+            run.append(name)
+        else:
+            skipped[name] = f"skremix.{info['classifier']} is not available"
+    if not run:
+        raise BenchError(
+            "none of the chosen methods is available ("
+            + "; ".join(f"{k}: {v}" for k, v in skipped.items())
+            + ")"
+        )
+    return run, skipped
+
+
+def _resolve_device(choice):
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise BenchError("--device cuda was requested but torch sees no CUDA GPU")
+    return choice
+
+
+def _resolve_threads(args, data, device):
+    """Torch CPU threads for the run (None: leave torch's default)."""
+    if args.threads is not None:
+        return args.threads
+    if device == "cpu" and int(np.prod(data.input_shape)) < 1024:
+        return 1
+    return None
+
+
+def _warm_up(data, n_classes, args, device):
+    """One tiny untimed fit, so that the first timed method does not pay for
+    torch's lazy initialisation."""
+    n = min(len(data.y), 2 * args.batch_size)
+    net = make_estimator(
+        "erm",
+        input_shape=data.input_shape,
+        n_classes=n_classes,
+        max_epochs=1,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=device,
+    )
+    try:
+        _fit(net, data.X[:n], data.y[:n], 0, device)
+    except Exception:  # a failure here shows up in the timed runs
+        pass
+
+
+def _score(estimator, X, y, n_classes):
+    from imblearn.metrics import geometric_mean_score
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from skremix.metrics import balanced_brier_score
+
+    y_pred = np.asarray(estimator.predict(X))
+    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(getattr(estimator, "classes_", np.arange(proba.shape[1])))
+    if proba.shape[1] != n_classes:  # a class absent from the training part
+        full = np.zeros((len(proba), n_classes))
+        full[:, classes.astype(int)] = proba
+        proba = full
+    labels = np.arange(n_classes)
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y, y_pred)),
+        "g_mean": float(geometric_mean_score(y, y_pred, labels=labels)),
+        "f1_macro": float(
+            f1_score(y, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
+        "balanced_brier": float(
+            balanced_brier_score(y, np.clip(proba, 0, 1), labels=labels)
+        ),
+    }
+
+
+def _fit(estimator, X, y, seed, device):
+    """Fit with torch seeded inside a forked RNG (plain skorch has no
+    random_state; the caller's RNG state is left as it was)."""
+    import torch
+
+    devices = []
+    if device.startswith("cuda"):
+        devices = [torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.manual_seed(seed)
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        return time.perf_counter() - start
+
+
+def _one_line(exc):
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def _run(args, out_dir):
+    """Load, split, train, score, report. Returns the exit code."""
+    wall_start = time.perf_counter()
+    methods, skipped = _resolve_methods(args.methods)
+    device = _resolve_device(args.device)
+    data = load_data(args.dataset, args.data, args.label_column)
+    n_seeds = args.seeds or (1 if args.eval == "cv" else DEFAULTS["seeds"])
+    seeds = list(range(args.seed, args.seed + n_seeds))
+    test_per_class = args.test_per_class
+    if args.eval == "holdout" and test_per_class is None:
+        test_per_class = auto_test_per_class(data.y)
+    splits = make_splits(
+        data,
+        evaluation=args.eval,
+        imbalance=args.imbalance,
+        ratio=args.ratio,
+        seeds=seeds,
+        folds=args.folds,
+        test_per_class=test_per_class,
+    )
+    os.makedirs(out_dir, exist_ok=True)
+
+    n_classes = len(data.classes)
+    threads = _resolve_threads(args, data, device)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    first = splits[0]
+    train_counts = np.bincount(data.y[first.train], minlength=n_classes).tolist()
+    test_counts = np.bincount(data.y[first.test], minlength=n_classes).tolist()
+    unit = "seeds" if args.eval == "holdout" else "folds"
+    shape = "x".join(str(d) for d in data.input_shape)
+    print(
+        f"data: {data.name}, {data.kind} {shape}, {len(data.y)} samples, {n_classes} classes"
+    )
+    for note in data.notes:
+        print(f"note: {note}")
+    if args.eval == "holdout":
+        print(
+            f"evaluation: holdout, balanced test set of {test_per_class} per class, "
+            f"imbalance {args.imbalance}"
+            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
+            + f" on the training part; {len(seeds)} seed(s) {seeds}"
+        )
+    else:
+        print(
+            f"evaluation: {args.folds}-fold stratified CV (shuffled) on the data with "
+            f"imbalance {args.imbalance}"
+            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
+            + f"; {len(seeds)} seed(s) {seeds}"
+        )
+    print(f"train counts per class (first split): {train_counts}; test: {test_counts}")
+    import torch
+
+    print(
+        f"budget: {args.epochs} epochs, batch size {args.batch_size}, AdamW lr "
+        f"{args.lr:g} ({args.lr_schedule}), device {device} ({torch.get_num_threads()} CPU thread(s)); "
+        f"methods: {', '.join(methods)}"
+    )
+    for name, reason in skipped.items():
+        print(f"note: skipping {name}: {reason}")
+    sys.stdout.flush()
+
+    _warm_up(data, n_classes, args, device)
+    rows = []
+    csv_path = os.path.join(out_dir, "results.csv")
+    bar = ProgressBar(len(splits) * len(methods), enabled=not args.no_progress)
+    interrupted = False
+    try:
+        for split in splits:
+            X_tr, y_tr = data.X[split.train], data.y[split.train]
+            X_te, y_te = data.X[split.test], data.y[split.test]
+            for name in methods:
+                where = f"seed {split.seed}" + (
+                    "" if split.fold is None else f" fold {split.fold}"
+                )
+                label = f"{name} {where}"
+                bar.starting(label)
+                row = {
+                    "method": name,
+                    "seed": split.seed,
+                    "fold": split.fold,
+                    "n_train": len(y_tr),
+                    "n_test": len(y_te),
+                    **{m: float("nan") for m in METRICS},
+                }
+                try:
+                    estimator = make_estimator(
+                        name,
+                        input_shape=data.input_shape,
+                        n_classes=n_classes,
+                        max_epochs=args.epochs,
+                        batch_size=args.batch_size,
+                        lr=args.lr,
+                        lr_schedule=args.lr_schedule,
+                        device=device,
+                        random_state=split.seed,
+                        imbalance=args.imbalance,
+                        min_class_count=int(np.bincount(y_tr).min()),
+                    )
+                    row["fit_time_s"] = _fit(estimator, X_tr, y_tr, split.seed, device)
+                    row.update(_score(estimator, X_te, y_te, n_classes))
+                    row["status"] = "ok"
+                except KeyboardInterrupt:
+                    raise
+                except Exception as exc:  # one failed run does not stop the others
+                    row["status"] = "error: " + _one_line(exc)
+                    sys.stderr.write(f"\nnote: {label} failed: {_one_line(exc)}\n")
+                rows.append(row)
+                write_csv(csv_path, rows)
+                bar.finished(label)
+    except KeyboardInterrupt:
+        interrupted = True
+        sys.stderr.write("\ninterrupted: writing the runs finished so far\n")
+
+    summary = summarize(rows, methods)
+    wall = time.perf_counter() - wall_start
+    print()
+    print(
+        f"results ({args.eval}; mean ± std over {unit}; balanced Brier: lower is better)"
+    )
+    print(format_table(summary, unit=unit))
+    print(verdict(summary))
+
+    config = {
+        key: getattr(args, key)
+        for key in (
+            "dataset",
+            "data",
+            "label_column",
+            "imbalance",
+            "ratio",
+            "eval",
+            "folds",
+            "epochs",
+            "batch_size",
+            "lr",
+            "lr_schedule",
+            "device",
+            "threads",
+            "quick",
+        )
+    }
+    config.update(
+        {
+            "dataset": None if args.data else data.name,
+            "device_resolved": device,
+            "seeds": seeds,
+            "test_per_class": test_per_class,
+            "optimizer": "AdamW",
+            "methods": methods,
+        }
+    )
+    payload = {
+        "summary": summary,
+        "table": format_table(summary, unit=unit),
+        "verdict": verdict(summary),
+        "config": config,
+        "data": {
+            "name": data.name,
+            "kind": data.kind,
+            "input_shape": list(data.input_shape),
+            "n_samples": int(len(data.y)),
+            "classes": data.classes.tolist(),
+            "train_counts_first_split": train_counts,
+            "test_counts_first_split": test_counts,
+            "n_splits": len(splits),
+        },
+        "methods": {
+            name: {
+                **method_info(name),
+                "pipeline": _describe(name, data, args, device),
+            }
+            for name in methods
+        },
+        "skipped": skipped,
+        "versions": versions(),
+        "device": device_info(device),
+        "wall_time_s": wall,
+        "complete": not interrupted,
+    }
+    write_json(os.path.join(out_dir, "summary.json"), payload)
+    written = ["results.csv", "summary.json"]
+    if not args.no_plot:
+        n_done = len({(r["seed"], r["fold"]) for r in rows})
+        title = (
+            f"{data.name}, {args.imbalance}"
+            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
+            + f", {args.epochs} epochs, {args.eval} ({n_done} {unit[:-1]}"
+            + ("s)" if n_done != 1 else ")")
+        )
+        if plot(os.path.join(out_dir, "results.png"), summary, title):
+            written.append("results.png")
+        else:
+            print(
+                "note: matplotlib is not installed: results.png skipped "
+                "(pip install 'skremix[bench]')"
+            )
+    print(f"wrote {', '.join(written)} to {out_dir} (wall time {wall:.0f} s)")
+    return 130 if interrupted else 0
+
+
+def _jsonable(value):
+    """A JSON-friendly, address-free form of a parameter value."""
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return type(value).__name__
+
+
+def _describe(name, data, args, device):
+    """Each pipeline step of a method: its class and parameters."""
+    try:
+        pipe = make_estimator(
+            name,
+            input_shape=data.input_shape,
+            n_classes=len(data.classes),
+            max_epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            lr_schedule=args.lr_schedule,
+            device=device,
+            imbalance=args.imbalance,
+        )
+    except Exception as exc:  # pragma: no cover - reported in the runs already
+        return _one_line(exc)
+    steps = []
+    for step_name, step in pipe.steps:
+        params = {
+            k: _jsonable(v)
+            for k, v in step.get_params(deep=False).items()
+            if not k.startswith("_")
+        }
+        steps.append(
+            {"step": step_name, "class": _jsonable(type(step)), "params": params}
+        )
+    return steps
+
+
+def main(argv=None):
+    """Run the benchmark from the command line; return the exit code.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments (``sys.argv[1:]`` when None); see
+        ``skremix-bench --help``.
+
+    Returns
+    -------
+    code : int
+        0 on success, 2 on a usage or data error (a one-line message on
+        stderr, no traceback), 130 when interrupted (the runs finished so
+        far are written).
+
+    Examples
+    --------
+    A usage error returns 2 (the message goes to stderr):
+
+    >>> from skremix.bench import main
+    >>> main(["--methods", "nope"])
+    2
+
+    A short comparison of two methods on the wine data, written to ``out/``::
+
+        main(["--dataset", "wine", "--methods", "erm,remix", "--epochs", "5",
+              "--seeds", "1", "--out", "out"])
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except BenchError as exc:
+        sys.stderr.write(f"skremix-bench: error: {exc}\n")
+        return 2
+    if args.list_methods:
+        width = max(len(n) for n in list_methods())
+        for name in list_methods():
+            info = method_info(name)
+            flag = "" if info["available"] else "  [not available]"
+            print(f"{name.ljust(width)}  {info['description']}{flag}")
+        return 0
+    if args.quick:
+        args.epochs = args.epochs or QUICK["epochs"]
+        args.seeds = args.seeds or QUICK["seeds"]
+    args.epochs = args.epochs or DEFAULTS["epochs"]
+    if args.label_column is not None and args.data is None:
+        sys.stderr.write("skremix-bench: error: --label-column needs --data PATH.csv\n")
+        return 2
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return _run(args, args.out)
+    except BenchError as exc:
+        sys.stderr.write(f"skremix-bench: error: {exc}\n")
+        return 2
+    finally:
+        torch.set_num_threads(threads)
