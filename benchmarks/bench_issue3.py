@@ -29,6 +29,8 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from skorch import NeuralNetClassifier
+from skorch.callbacks import LRScheduler
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from skremix import MFWClassifier, ReMixClassifier
 from skremix.datasets import (
@@ -45,11 +47,13 @@ DIGITS = dict(max_epochs=30, batch_size=64, lr=1e-3)
 CANCER = dict(max_epochs=40, batch_size=32, lr=1e-3)
 
 
-def plain_erm(module, n_classes, **module_kwargs):
-    """A plain skorch classifier: cross-entropy, shuffled batches, no split
-    (seeded through the global torch RNG right before fitting)."""
+def plain_erm(module, n_classes, max_epochs, **module_kwargs):
+    """A plain skorch classifier: cross-entropy, shuffled batches, no split,
+    and skorch's own cosine schedule so its learning rates per epoch equal the
+    skremix default's (seeded through the global torch RNG before fitting)."""
     return NeuralNetClassifier(
-        module,
+        callbacks=[("lr", LRScheduler(CosineAnnealingLR, T_max=max_epochs))],
+        module=module,
         module__n_classes=n_classes,
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
@@ -82,7 +86,7 @@ def digits_table():
             X_tr, y_tr, kind="step", ratio=10, random_state=seed
         )
         models = {
-            "ERM (plain skorch)": plain_erm(ConvNet, 10, in_channels=1).set_params(
+            "ERM (plain skorch)": plain_erm(ConvNet, 10, DIGITS["max_epochs"], in_channels=1).set_params(
                 **DIGITS
             ),
             "ReMix": ReMixClassifier(ConvNet, random_state=seed, **DIGITS),
@@ -123,7 +127,9 @@ def cancer_table():
             "ERM (plain skorch)": make_pipeline(
                 StandardScaler(),
                 to32,
-                plain_erm(MLP, 2, n_features=X.shape[1]).set_params(**CANCER),
+                plain_erm(MLP, 2, CANCER["max_epochs"], n_features=X.shape[1]).set_params(
+                    **CANCER
+                ),
             ),
             "ReMix": make_pipeline(
                 StandardScaler(), ReMixClassifier(random_state=seed, **CANCER)
