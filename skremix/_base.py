@@ -31,6 +31,7 @@ from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import unpack_data
+from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader, Subset
 
 from skremix.callbacks import CosineLRSchedule, RebalanceSchedule, ValidBalancedAccuracy
@@ -615,11 +616,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         tensors = _dataset_tensors(dataset_train)
-        if tensors is None or tensors[1] is None:
-            _, y_train = (None, y)
-        else:
+        if tensors is not None and tensors[1] is not None:
             y_train = tensors[1]
-        counts = np.bincount(np.asarray(y_train), minlength=len(self.classes_))
+        else:  # any other Dataset: skorch extracts the training part's y
+            _, y_train = data_from_dataset(dataset_train)
+        counts = np.bincount(to_numpy(y_train), minlength=len(self.classes_))
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.plain_epochs_ = self._resolve_start()

@@ -379,8 +379,6 @@ def test_predictions_do_not_depend_on_the_batch_composition(fitted_tabular):
 
 
 def test_len_of_the_training_iterator_does_not_draw(tabular_imbalanced):
-    from skremix._base import _dataset_tensors  # noqa: F401  (import check)
-
     X, y = tabular_imbalanced
     clf = ERMClassifier(max_epochs=1, batch_size=64, random_state=0).fit(X, y)
     ds_train, _ = clf.get_split_datasets(torch.from_numpy(X.astype(np.float32)),
