@@ -712,7 +712,12 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return self.infer(X, **fit_params), y, {}
 
     def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
+        # skorch sets train mode on every module at every step; walking the
+        # module tree costs about 5% of a small network's step. Evaluation
+        # (validation, a callback predicting) puts module_ in eval mode, so
+        # its flag tells when the walk is needed.
+        if not self.module_.training:
+            self._set_training(True)
         Xi, yi = unpack_data(batch)
         y_pred, targets, extra = self._train_forward(Xi, yi, **fit_params)
         loss = self.get_loss(y_pred, targets, X=Xi, training=True)
@@ -752,6 +757,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             if "ldam_margins" not in cache:
                 cache["ldam_margins"] = ldam_margins(cache["counts"], self.ldam_max_m)
             y_pred = ldam_logits(y_pred, y_true, cache["ldam_margins"], self.ldam_s)
+        if y_true.ndim == 1:  # class indices: the fused kernel, same values
+            return F.cross_entropy(
+                y_pred.float(), y_true.long(), weight=weight, reduction="none"
+            ).mean()
         return soft_cross_entropy(y_pred, y_true, weight).mean()
 
     # ------------------------------------------------------------- predicting

@@ -56,9 +56,10 @@ class RSGClassifier(_ImbalancedNetBase):
         ``rebalance='drw'`` with the default ``rebalance_start=0.8``.
     {_SHARED_PARAMS_DOC}
         ``rsg__*`` parameters go to the RSG module: ``rsg__contrastive_channels``
-        (default 256, the paper's; on small networks the contrastive module
-        can cost more than the backbone until ``generate_from``, so lower it
-        there) and ``rsg__kernel_size`` (default 3, or 1 when the features at
+        (default ``min(256, channels at mix_layer)``: the paper's 256 on wide
+        features, no wider than the features on small networks, where 256
+        channels would cost more than the backbone; pass 256 to reproduce the
+        paper's CIFAR setting) and ``rsg__kernel_size`` (default 3, or 1 when the features at
         ``mix_layer`` are vectors or 1x1 maps: the same function, 9 times
         fewer weights).
 
@@ -117,7 +118,7 @@ class RSGClassifier(_ImbalancedNetBase):
     New samples per epoch: generation starts after ``0.8 * 5 = 4`` epochs.
 
     >>> [sum(n) for n in clf.history[:, "batches", :, "rsg_generated"]]
-    [0, 0, 0, 0, 167]
+    [0, 0, 0, 0, 178]
     """
 
     _parameter_constraints = {

@@ -403,3 +403,46 @@ def test_bf16_and_channels_last_options(image_imbalanced):
     assert np.allclose(cl.predict_proba(X), ref.predict_proba(X), atol=1e-4)
     with pytest.raises(ValueError, match="precision"):
         ERMClassifier(precision="fp16").fit(X, y)
+
+
+class _ModeRecorder(nn.Module):
+    """A tiny MLP that records, at every forward pass with gradients on (a
+    training step), whether it and its dropout were in train mode."""
+
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features, 8), nn.Dropout(0.1),
+                                 nn.Linear(8, n_classes))
+        self.modes = []
+
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            self.modes.append((self.training, self.net[1].training))
+        return self.net(x)
+
+
+class _PredictEveryBatch(Callback):
+    """Evaluates the net in the middle of a training epoch (eval mode)."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            net.predict_proba(self.X[:4])
+
+
+def test_every_training_step_runs_in_train_mode(tabular_imbalanced):
+    # The base re-enters train mode only when an evaluation left the module
+    # in eval mode: a callback predicting after every batch, and validation
+    # after every epoch, must not leave a single step in eval mode.
+    X, y = tabular_imbalanced
+    clf = ERMClassifier(
+        _ModeRecorder, max_epochs=2, batch_size=32, random_state=0,
+        train_split=ValidSplit(4, stratified=True),
+        callbacks=[("predict", _PredictEveryBatch(X))],
+    ).fit(X, y)
+    modes = clf.module_.modes
+    assert len(modes) == sum(clf.history[:, "train_batch_count"])
+    assert all(module and dropout for module, dropout in modes)
+    assert not clf.module_.training  # left in eval mode by the last evaluation

@@ -30,6 +30,30 @@ __all__ = [
 _EPS = 1e-8
 
 
+def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """Stride-1 convolution padded to keep the size. On 1x1 maps (vector
+    features) only the kernel's centre tap ever meets the input, so the same
+    function is a matrix product: much cheaper than a convolution call."""
+    if x.shape[2] == 1 and x.shape[3] == 1:
+        k = weight.shape[2] // 2, weight.shape[3] // 2
+        out = F.linear(x[:, :, 0, 0], weight[:, :, k[0], k[1]], bias)
+        return out[:, :, None, None]
+    return F.conv2d(x, weight, bias, padding=(weight.shape[2] // 2, weight.shape[3] // 2))
+
+
+def _class_dot(pooled: torch.Tensor, table: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``einsum("nd,nkd->nk", pooled, table[y])`` for a per-class table of
+    shape (C, K, D), as one matrix product with every class followed by a
+    gather of the own class. Same values; the backward is a matrix product
+    instead of a scatter of ``(n, K, D)`` gradients into the table, which
+    dominated the small-network step on the CPU."""
+    n_classes, n_centers, dim = table.shape
+    every = (pooled @ table.reshape(n_classes * n_centers, dim).T).view(
+        -1, n_classes, n_centers
+    )
+    return every.gather(1, y.view(-1, 1, 1).expand(-1, 1, n_centers)).squeeze(1)
+
+
 def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """``t[idx]`` along dim 0. ``index_select`` because the backward of
     advanced indexing with repeated indices accumulates in a thread-dependent
@@ -336,14 +360,8 @@ class _ContrastiveModule(nn.Module):
             return t.detach() if frozen else t
 
         z = torch.cat([x1, x2], dim=1)
-        z = F.relu(
-            F.conv2d(
-                z, p(self.conv1.weight), p(self.conv1.bias), padding=self.conv1.padding
-            )
-        )
-        z = F.conv2d(
-            z, p(self.conv2.weight), p(self.conv2.bias), padding=self.conv2.padding
-        )
+        z = F.relu(_conv(z, p(self.conv1.weight), p(self.conv1.bias)))
+        z = _conv(z, p(self.conv2.weight), p(self.conv2.bias))
         return F.linear(z.mean(dim=(2, 3)), p(self.linear.weight), p(self.linear.bias))
 
 
@@ -382,8 +400,15 @@ class RSG(nn.Module):
     transfer_strength : float, default=1.0
         ``beta`` in ``(0, 1]`` (:func:`n_generated`). 1.0 for long-tailed,
         0.01 for step imbalance in the paper.
-    contrastive_channels : int, default=256
-        Channels of the two convolutions of the contrastive module.
+    contrastive_channels : int or None, default=None
+        Channels of the two convolutions of the contrastive module. None
+        means ``min(256, in_channels)``: the paper's 256 ("throughout the
+        paper") wherever the features have at least 256 channels, as in its
+        ImageNet-scale networks, and no wider than the features below that.
+        On a small network 256 channels cost more than the backbone: at the
+        32-channel 16x16 maps of ResNet-32's ``layer2`` two 3x3 convolutions
+        of width 256 take about 2.7 times a whole ResNet-32 forward pass per
+        pair. Pass 256 to reproduce the paper's CIFAR setting exactly.
     kernel_size : int, default=3
         Kernel of the contrastive convolutions and of ``T`` (odd, padded to
         keep the size). On 1x1 maps a 3x3 kernel only ever uses its centre tap,
@@ -464,7 +489,7 @@ class RSG(nn.Module):
         n_centers: int = 15,
         frequent_ratio: float = 0.2,
         transfer_strength: float = 1.0,
-        contrastive_channels: int = 256,
+        contrastive_channels: int | None = None,
         kernel_size: int = 3,
     ) -> None:
         super().__init__()
@@ -472,7 +497,7 @@ class RSG(nn.Module):
             ("in_channels", in_channels, 1),
             ("n_classes", n_classes, 2),
             ("n_centers", n_centers, 1),
-            ("contrastive_channels", contrastive_channels, 1),
+            ("contrastive_channels", 1 if contrastive_channels is None else contrastive_channels, 1),
             ("kernel_size", kernel_size, 1),
         ]:
             if int(value) != value or int(value) < low:
@@ -492,7 +517,11 @@ class RSG(nn.Module):
         self.n_centers = int(n_centers)
         self.frequent_ratio = float(frequent_ratio)
         self.transfer_strength = float(transfer_strength)
-        self.contrastive_channels = int(contrastive_channels)
+        self.contrastive_channels = (
+            min(256, self.in_channels)
+            if contrastive_channels is None
+            else int(contrastive_channels)
+        )
         self.kernel_size = int(kernel_size)
 
         shape = (self.n_classes, self.n_centers, self.in_channels)
@@ -563,8 +592,19 @@ class RSG(nn.Module):
         >>> rsg.assignment(torch.randn(5, 3), torch.tensor([0, 1, 1, 0, 1])).shape
         torch.Size([5, 4])
         """
-        logits = torch.einsum("nd,nkd->nk", pooled, _take(self.assign_weight, y))
+        logits = _class_dot(pooled, self.assign_weight, y)
         return torch.softmax(logits + _take(self.assign_bias, y), dim=1)
+
+    def _center_distances(
+        self, x: torch.Tensor, pooled: torch.Tensor, y: torch.Tensor
+    ) -> torch.Tensor:
+        """``center_distances(x, self.centers[y])`` without gathering a
+        ``(n, K, D)`` copy of the centers (see :func:`_class_dot`)."""
+        n_pos = x.shape[2] * x.shape[3]
+        sq = x.pow(2).sum(dim=(1, 2, 3))
+        cross = _class_dot(pooled, self.centers, y) * n_pos
+        norms = _take(self.centers.pow(2).sum(dim=-1), y) * n_pos
+        return (sq[:, None] - 2.0 * cross + norms).clamp_min(0.0)
 
     def contrastive_loss(
         self, x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor | None = None
@@ -660,7 +700,7 @@ class RSG(nn.Module):
         pooled = xd.mean(dim=(2, 3))
         self._init_centers(pooled, y)
         gamma = self.assignment(pooled, y)
-        cesc = (gamma * center_distances(xd, _take(self.centers, y))).sum(dim=1).mean()
+        cesc = (gamma * self._center_distances(xd, pooled, y)).sum(dim=1).mean()
         if not generate:
             cesc = cesc + self.contrastive_loss(xd, y)
 
@@ -678,10 +718,10 @@ class RSG(nn.Module):
             nearest = self.centers.detach()[y, gamma.detach().argmax(dim=1)]
             disp = x4 - nearest[:, :, None, None]
             v = _take(disp, freq_idx)
-            new = self.transform(v) + _take(x4, rare_idx)  # Eq. 4
+            new = _conv(v, self.transform.weight, None) + _take(x4, rare_idx)  # Eq. 4
             # L_MV trains T only: detached inputs, frozen contrastive module.
             v_d = v.detach()
-            t_mv = self.transform(v_d)
+            t_mv = _conv(v_d, self.transform.weight, None)
             log_diff = F.log_softmax(
                 self.contrastive(t_mv, _take(xd, freq_idx), frozen=True), dim=1
             )[:, 1]

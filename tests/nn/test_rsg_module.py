@@ -106,6 +106,8 @@ def test_module_argument_validation() -> None:
         RSG(in_channels=4, n_classes=3, kernel_size=2)
     with pytest.raises(ValueError, match="n_centers"):
         RSG(in_channels=4, n_classes=3, n_centers=0)
+    with pytest.raises(ValueError, match="contrastive_channels"):
+        RSG(in_channels=4, n_classes=3, contrastive_channels=0)
 
 
 # ------------------------------------------------------- generation pairs
@@ -160,6 +162,61 @@ def test_center_distances_match_brute_force() -> None:
     centers = torch.randn(3, 6, 4)
     brute = ((x[:, None] - centers[:, :, :, None, None]) ** 2).sum(dim=(2, 3, 4))
     assert torch.allclose(center_distances(x, centers), brute, atol=1e-4)
+
+
+def test_per_class_products_match_the_gathered_form() -> None:
+    # The module computes the assignment logits and the CESC distances with
+    # one product against every class's table and a gather of the own class;
+    # it must equal gathering each sample's table first.
+    from skremix.nn._rsg import _class_dot
+
+    rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
+    x = torch.randn(9, 5, 2, 3)
+    y = torch.tensor([0, 3, 3, 1, 0, 2, 2, 2, 1])
+    pooled = x.mean(dim=(2, 3))
+    gathered = torch.einsum("nd,nkd->nk", pooled, rsg.assign_weight[y])
+    assert torch.allclose(_class_dot(pooled, rsg.assign_weight, y), gathered, atol=1e-6)
+    assert torch.allclose(
+        rsg._center_distances(x, pooled, y),
+        center_distances(x, rsg.centers[y]),
+        atol=1e-4,
+    )
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_convolutions_on_1x1_maps_take_the_matrix_product_path(kernel_size) -> None:
+    # On 1x1 maps a padded kernel only meets the input with its centre tap:
+    # the fast path must give the convolution's values and gradients.
+    from skremix.nn._rsg import _conv
+
+    conv = torch.nn.Conv2d(6, 4, kernel_size, padding=kernel_size // 2)
+    x = torch.randn(5, 6, 1, 1, requires_grad=True)
+    fast = _conv(x, conv.weight, conv.bias)
+    slow = F.conv2d(x, conv.weight, conv.bias, padding=kernel_size // 2)
+    assert fast.shape == slow.shape == (5, 4, 1, 1)
+    assert torch.allclose(fast, slow, atol=1e-6)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), conv.weight)
+    (g_slow,) = torch.autograd.grad(slow.square().sum(), conv.weight)
+    assert torch.allclose(g_fast, g_slow, atol=1e-5)
+    # Larger maps go through the convolution itself.
+    x2 = torch.randn(2, 6, 3, 4)
+    ref = F.conv2d(x2, conv.weight, conv.bias, padding=kernel_size // 2)
+    assert torch.allclose(_conv(x2, conv.weight, conv.bias), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "in_channels, given, expected",
+    [(32, None, 32), (256, None, 256), (1024, None, 256), (32, 256, 256), (8, 3, 3)],
+)
+def test_contrastive_width_defaults_to_the_feature_channels_up_to_256(
+    in_channels, given, expected
+) -> None:
+    rsg = RSG(in_channels=in_channels, n_classes=3, n_centers=1,
+              contrastive_channels=given)
+    assert rsg.contrastive_channels == expected
+    assert rsg.contrastive.conv1.weight.shape[:2] == (expected, 2 * in_channels)
+    assert rsg.contrastive.conv2.weight.shape[:2] == (expected, expected)
+    assert rsg.contrastive.linear.weight.shape == (2, expected)
 
 
 def test_cesc_center_term_by_hand() -> None:
