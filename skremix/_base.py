@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
-from skorch.dataset import unpack_data
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader, Subset
 
@@ -190,6 +190,13 @@ def _dataset_tensors(dataset):
             y = torch.as_tensor(np.asarray(y))
         return dataset.X, y
     return None
+
+
+def _stays_on_device(value):
+    """Whether a per-batch scalar is kept as a device tensor until the end of
+    the epoch: on an accelerator, reading it (``loss.item()``) would make the
+    host wait for the device at every step. On the CPU it is read at once."""
+    return value.device.type != "cpu"
 
 
 def _chunks(order, batch_size):
@@ -723,15 +730,77 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         loss = self.get_loss(y_pred, targets, X=Xi, training=True)
         for name, value in extra.items():
             loss = loss + value
-            self.history.record_batch(name, float(value.detach()))
-        if not torch.isfinite(loss.detach()):
-            raise FloatingPointError(
-                f"Training diverged: the loss became {float(loss.detach())} in "
-                f"epoch {len(self.history)}. Lower lr (now {self.lr}) or check "
-                "the inputs for extreme values."
+            value = value.detach()
+            self.history.record_batch(
+                name, value if _stays_on_device(value) else float(value)
             )
+        # On an accelerator the check waits for the epoch's end (see
+        # run_single_epoch): testing the loss here would synchronise.
+        if not _stays_on_device(loss) and not torch.isfinite(loss.detach()):
+            self._diverged(float(loss.detach()))
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def _diverged(self, value, batch=None):
+        where = f"epoch {len(self.history)}"
+        if batch is not None:
+            where += f", batch {batch}"
+        raise FloatingPointError(
+            f"Training diverged: the loss became {value} in {where}. Lower lr "
+            f"(now {self.lr}) or check the inputs for extreme values."
+        )
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop, except that on an accelerator the per-batch
+        losses (and the methods' extra loss terms) are recorded in the
+        history as device tensors and read back in one transfer at the end of
+        the epoch, before ``on_epoch_end``: no host-device synchronisation per
+        step. A callback reading ``train_loss`` of a batch in ``on_batch_end``
+        gets a 0-d tensor there on CUDA; everything after the epoch sees
+        floats. A non-finite training loss raises at the end of its epoch."""
+        if iterator is None:
+            return
+        batch_count = 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            loss = step["loss"].detach()
+            self.history.record_batch(
+                prefix + "_loss", loss if _stays_on_device(loss) else loss.item()
+            )
+            self.history.record_batch(
+                prefix + "_batch_size",
+                get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch),
+            )
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+            batch_count += 1
+        self._read_batch_records(prefix if training else None)
+        self.history.record(prefix + "_batch_count", batch_count)
+
+    def _read_batch_records(self, train_prefix):
+        """Replace the device tensors among this epoch's batch records by
+        floats, in one device-to-host copy; check the training loss."""
+        rows = self.history[-1]["batches"] if len(self.history) else []
+        cells = [
+            (row, key)
+            for row in rows
+            for key, value in row.items()
+            if isinstance(value, torch.Tensor)
+        ]
+        if not cells:
+            return
+        values = (
+            torch.stack([row[key].reshape(()).to(torch.float64) for row, key in cells])
+            .cpu()
+            .tolist()
+        )
+        for (row, key), value in zip(cells, values, strict=True):
+            row[key] = value
+        if train_prefix is not None:
+            for i, row in enumerate(rows):
+                value = row.get(train_prefix + "_loss")
+                if value is not None and not np.isfinite(value):
+                    self._diverged(value, batch=i)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean over the batch of the per-sample cross-entropy.

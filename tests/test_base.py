@@ -2,7 +2,9 @@
 bad input and edge cases. Exercised through ERMClassifier (the base with no
 method) unless a method matters."""
 
+import os
 import pickle
+import sys
 import warnings
 
 import numpy as np
@@ -13,7 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 from torch import nn
 
-from skremix import ERMClassifier, RemixClassifier
+from skremix import ERMClassifier, MFWClassifier, ReMixClassifier, RemixClassifier
 from skremix.nn import MLP, ConvNet, ResNet32
 from skremix.sampling import effective_number_weights
 
@@ -446,3 +448,125 @@ def test_every_training_step_runs_in_train_mode(tabular_imbalanced):
     assert len(modes) == sum(clf.history[:, "train_batch_count"])
     assert all(module and dropout for module, dropout in modes)
     assert not clf.module_.training  # left in eval mode by the last evaluation
+
+
+# ------------------------------------------- no host-device sync per step
+class _HostReads:
+    """Counts tensor-to-host reads (item, float, int, bool, tolist, numpy)
+    made between on_batch_begin and on_batch_end of training batches. On
+    CUDA each would make the host wait for the device."""
+
+    NAMES = ("item", "tolist", "numpy", "__bool__", "__float__", "__int__")
+
+    def __init__(self, monkeypatch):
+        self.active, self.reads = False, []
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+
+            def counted(t, *args, _name=name, _original=original, **kwargs):
+                # torch's Adam reads its step counter, which it keeps on the
+                # host for non-capturable optimizers: not a device read.
+                caller = sys._getframe(1).f_code.co_filename
+                if self.active and f"torch{os.sep}optim" not in caller:
+                    self.reads.append(_name)
+                return _original(t, *args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, counted)
+
+    def callback(self):
+        reads = self
+
+        class Window(Callback):
+            def on_batch_begin(self, net, training=False, **kwargs):
+                reads.active = training
+
+            def on_batch_end(self, net, **kwargs):
+                reads.active = False
+
+        return ("host_reads", Window())
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """Treat CPU tensors like accelerator tensors: per-batch scalars stay
+    tensors until the end of the epoch (the CUDA code path, run on the CPU)."""
+    import skremix._base as base
+
+    monkeypatch.setattr(base, "_stays_on_device", lambda value: True)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: ERMClassifier(**kw),
+        lambda **kw: ERMClassifier(rebalance="drw", rebalance_start=1, loss="ldam", **kw),
+        lambda **kw: ERMClassifier(rebalance="rs", **kw),
+        lambda **kw: RemixClassifier(**kw),
+        lambda **kw: RemixClassifier(mix="manifold", **kw),
+        lambda **kw: ReMixClassifier(**kw),
+        lambda **kw: MFWClassifier(rebalance="drw", **kw),
+    ],
+    ids=["erm", "ldam_drw", "rs", "remix", "remix_manifold", "remix_sampling", "mfw_drw"],
+)
+def test_training_steps_read_nothing_back_from_the_device(
+    make, tabular_imbalanced, deferred, monkeypatch
+):
+    X, y = tabular_imbalanced
+    reads = _HostReads(monkeypatch)
+    clf = make(max_epochs=2, batch_size=32, random_state=0, callbacks=[reads.callback()])
+    clf.fit(X, y)
+    assert reads.reads == []
+    # ... and the history still holds floats once each epoch has ended.
+    losses = clf.history[:, "batches", :, "train_loss"]
+    assert all(isinstance(v, float) for epoch in losses for v in epoch)
+
+
+def test_deferred_records_equal_immediate_ones(tabular_imbalanced, monkeypatch):
+    from skremix import RSGClassifier
+
+    X, y = tabular_imbalanced
+    kw = dict(max_epochs=3, batch_size=32, random_state=0, generate_from=1)
+    now = RSGClassifier(**kw).fit(X, y)
+    import skremix._base as base
+
+    monkeypatch.setattr(base, "_stays_on_device", lambda value: True)
+    later = RSGClassifier(**kw).fit(X, y)
+    for key in ("train_loss", "rsg_cesc", "rsg_mv", "rsg_generated"):
+        a = now.history[:, "batches", :, key]
+        b = later.history[:, "batches", :, key]
+        assert a == b, key
+        assert all(type(v) in (float, int) for epoch in b for v in epoch)
+    assert now.history[:, "train_loss"] == later.history[:, "train_loss"]
+    np.testing.assert_array_equal(now.predict_proba(X), later.predict_proba(X))
+
+
+def test_deferred_divergence_raises_at_the_end_of_the_epoch(tabular_imbalanced, deferred):
+    X, y = tabular_imbalanced
+    X = X.copy()
+    X[5] = np.float32(3e38)  # overflows in the first layer: a non-finite loss
+    clf = ERMClassifier(max_epochs=3, batch_size=len(X), random_state=0)
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch 0.*Lower lr"):
+        clf.fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("cls", [ERMClassifier, RemixClassifier, ReMixClassifier, MFWClassifier])
+def test_cuda_training_steps_do_not_synchronise(cls, tabular_imbalanced):
+    # torch's sync debug mode raises on any host-device synchronisation
+    # (item, nonzero, blocking copies) while it is on: between the start
+    # and the end of every training batch.
+    X, y = tabular_imbalanced
+
+    class Window(Callback):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:
+                torch.cuda.set_sync_debug_mode("error")
+
+        def on_batch_end(self, net, **kwargs):
+            torch.cuda.set_sync_debug_mode("default")
+
+    try:
+        cls(max_epochs=2, batch_size=32, device="cuda", random_state=0,
+            callbacks=[("sync", Window())]).fit(X, y)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -85,3 +85,31 @@ def test_weighted_soft_cross_entropy_is_lam_weighted_class_weighted_ce():
     # hard labels: w_y * CE
     hard = soft_cross_entropy(logits, torch.tensor([1]), w)
     assert hard.item() == pytest.approx((-2.0 * log_p[1]).item())
+
+
+@pytest.mark.parametrize("kappa", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("tau", [0.0, 0.3, 0.5, 1.0])
+def test_host_scalar_and_tensor_lambda_give_the_same_factor(kappa, tau):
+    # A host lambda takes the no-copy path (decided on the host, masked fills
+    # on the device); a per-sample tensor takes the elementwise path. Both
+    # must give Eq. 10, including kappa = 1 where a ratio of exactly 1 meets
+    # both conditions (the minority rule, applied last, wins).
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.tensor([500, 100, 100, 20, 3])
+    y = torch.randint(0, 5, (64,), generator=gen)
+    perm = torch.randperm(64, generator=gen)
+    n_i, n_j = counts[y], counts[y[perm]]
+    for lam in (0.0, 0.2, 0.3, 0.5, 0.7, 0.95, 1.0):
+        scalar = remix_label_factor(lam, n_i, n_j, kappa=kappa, tau=tau)
+        tensor = remix_label_factor(torch.full((64,), lam), n_i, n_j, kappa=kappa, tau=tau)
+        assert scalar.dtype == tensor.dtype == torch.float32
+        assert torch.equal(scalar, tensor), (lam, kappa, tau)
+        # (1 - lam) is rounded in float64 on the host path: last-bit equal.
+        assert torch.allclose(
+            mixed_targets(y, perm, lam, 5),
+            mixed_targets(y, perm, torch.full((64,), lam), 5),
+            rtol=0, atol=1e-7,
+        )
+    # kappa = 1, equal counts, lam = 0.4 with tau = 0.7: both rules fire -> 1.
+    same = torch.tensor([10.0])
+    assert remix_label_factor(0.4, same, same, kappa=1.0, tau=0.7).tolist() == [1.0]
