@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import numbers
 from contextlib import contextmanager
 
@@ -734,10 +735,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.history.record_batch(
                 name, value if _stays_on_device(value) else float(value)
             )
-        # On an accelerator the check waits for the epoch's end (see
-        # run_single_epoch): testing the loss here would synchronise.
-        if not _stays_on_device(loss) and not torch.isfinite(loss.detach()):
-            self._diverged(float(loss.detach()))
+        # The divergence check is in run_single_epoch, on the value it reads
+        # anyway (at the end of the epoch on an accelerator).
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
@@ -757,7 +756,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         the epoch, before ``on_epoch_end``: no host-device synchronisation per
         step. A callback reading ``train_loss`` of a batch in ``on_batch_end``
         gets a 0-d tensor there on CUDA; everything after the epoch sees
-        floats. A non-finite training loss raises at the end of its epoch."""
+        floats. A non-finite training loss raises ``FloatingPointError``
+        after its step on the CPU, at the end of its epoch on an accelerator
+        (the steps in between are wasted, nothing is returned)."""
         if iterator is None:
             return
         batch_count = 0
@@ -765,9 +766,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             loss = step["loss"].detach()
-            self.history.record_batch(
-                prefix + "_loss", loss if _stays_on_device(loss) else loss.item()
-            )
+            if _stays_on_device(loss):
+                self.history.record_batch(prefix + "_loss", loss)
+            else:
+                value = loss.item()
+                if training and not math.isfinite(value):
+                    self._diverged(value, batch=batch_count)
+                self.history.record_batch(prefix + "_loss", value)
             self.history.record_batch(
                 prefix + "_batch_size",
                 get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch),
@@ -827,6 +832,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 cache["ldam_margins"] = ldam_margins(cache["counts"], self.ldam_max_m)
             y_pred = ldam_logits(y_pred, y_true, cache["ldam_margins"], self.ldam_s)
         if y_true.ndim == 1:  # class indices: the fused kernel, same values
+            if weight is None:
+                return F.cross_entropy(y_pred.float(), y_true.long())
             return F.cross_entropy(
                 y_pred.float(), y_true.long(), weight=weight, reduction="none"
             ).mean()
