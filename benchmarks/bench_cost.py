@@ -161,9 +161,13 @@ def run_case(case, args, rng):
         "ERM fused AdamW": lambda: ERMClassifier(
             optimizer__fused=True, **skremix_common).fit(X, y),
     }
-    if case == "image":  # the two speed options of every classifier
-        methods["ERM bf16"] = lambda: ERMClassifier(
-            precision="bf16", **skremix_common).fit(X, y)
+    if case == "image":  # the speed options of every classifier
+        if torch.device(device).type != "cpu" or args.bf16_on_cpu:
+            # Without bfloat16 units a CPU emulates it: 13-15x slower on the
+            # 2-core machine (results/cost/cpu_with_bf16.txt), and the slowest
+            # row would set the length of the whole run.
+            methods["ERM bf16"] = lambda: ERMClassifier(
+                precision="bf16", **skremix_common).fit(X, y)
         methods["ERM channels-last"] = lambda: ERMClassifier(
             channels_last=True, **skremix_common).fit(X, y)
     if args.methods:
@@ -246,6 +250,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="tabular epochs")
     parser.add_argument("--cases", default="tabular,image")
     parser.add_argument("--methods", default="", help="comma-separated subset")
+    parser.add_argument("--bf16-on-cpu", action="store_true",
+                        help="also time precision='bf16' on the CPU")
     parser.add_argument("--quick", action="store_true", help="small sizes, no warm-up")
     parser.add_argument("--json", default="", help="write the figures to this file")
     args = parser.parse_args()
