@@ -15,9 +15,10 @@ same rates), epochs and batch size for every method:
 
 RSG uses the paper's settings per profile: frequent_ratio 0.5 and
 transfer_strength 0.01 for step, 0.2 and 1.0 for long-tailed imbalance. Its
-contrastive module gets 64 channels (``rsg__contrastive_channels``) instead of
-the paper's 256, scaled to the 64-channel 4x4 maps of the ConvNet's block2: at
-256 it costs more than the backbone and triples the training time.
+contrastive module gets 64 channels (``rsg__contrastive_channels``), which is
+also RSG's default ``min(256, channels)`` for the 64-channel 4x4 maps of the
+ConvNet's block2; the paper's 256 costs more than the backbone there and
+triples the training time.
 Balanced accuracy on the test set, mean +- std over seeds. Then the predict
 time of the last RSGClassifier against the same trained module without RSG.
 
