@@ -212,7 +212,9 @@ def generation_pairs(
     return freq_all[perm[cycle]], rare_all.repeat(s_new // s_rare)
 
 
-def center_distances(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+def center_distances(
+    x: torch.Tensor, centers: torch.Tensor, y: torch.Tensor | None = None
+) -> torch.Tensor:
     """Squared distance of each feature map to each of its class's centers.
 
     ``d_nk = sum_{d,j,k} (x_{n,d,j,k} - up(C_{n,k})_d)**2``, the inner sum of
@@ -223,8 +225,12 @@ def center_distances(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     ----------
     x : torch.Tensor of shape (n, D, H, W)
         Feature maps.
-    centers : torch.Tensor of shape (n, K, D)
-        The K centers of each sample's class.
+    centers : torch.Tensor of shape (n, K, D), or (C, K, D) with ``y``
+        The K centers of each sample's class; with ``y``, the centers of
+        every class, indexed by ``y`` without gathering a ``(n, K, D)`` copy
+        (see :func:`_class_dot`).
+    y : torch.Tensor of shape (n,), optional
+        Class index of each sample, when ``centers`` is the per-class table.
 
     Returns
     -------
@@ -242,9 +248,12 @@ def center_distances(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     n_pos = x.shape[2] * x.shape[3]
     sq = x.pow(2).sum(dim=(1, 2, 3))
     pooled = x.mean(dim=(2, 3))
-    cross = torch.einsum("nd,nkd->nk", pooled, centers) * n_pos
-    norms = centers.pow(2).sum(dim=-1) * n_pos
-    return (sq[:, None] - 2.0 * cross + norms).clamp_min(0.0)
+    norms = centers.pow(2).sum(dim=-1)
+    if y is None:
+        cross = torch.einsum("nd,nkd->nk", pooled, centers)
+    else:
+        cross, norms = _class_dot(pooled, centers, y), _take(norms, y)
+    return (sq[:, None] + n_pos * (norms - 2.0 * cross)).clamp_min(0.0)
 
 
 def mv_direction_loss(
@@ -595,17 +604,6 @@ class RSG(nn.Module):
         logits = _class_dot(pooled, self.assign_weight, y)
         return torch.softmax(logits + _take(self.assign_bias, y), dim=1)
 
-    def _center_distances(
-        self, x: torch.Tensor, pooled: torch.Tensor, y: torch.Tensor
-    ) -> torch.Tensor:
-        """``center_distances(x, self.centers[y])`` without gathering a
-        ``(n, K, D)`` copy of the centers (see :func:`_class_dot`)."""
-        n_pos = x.shape[2] * x.shape[3]
-        sq = x.pow(2).sum(dim=(1, 2, 3))
-        cross = _class_dot(pooled, self.centers, y) * n_pos
-        norms = _take(self.centers.pow(2).sum(dim=-1), y) * n_pos
-        return (sq[:, None] - 2.0 * cross + norms).clamp_min(0.0)
-
     def contrastive_loss(
         self, x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -700,7 +698,7 @@ class RSG(nn.Module):
         pooled = xd.mean(dim=(2, 3))
         self._init_centers(pooled, y)
         gamma = self.assignment(pooled, y)
-        cesc = (gamma * self._center_distances(xd, pooled, y)).sum(dim=1).mean()
+        cesc = (gamma * center_distances(xd, self.centers, y)).sum(dim=1).mean()
         if not generate:
             cesc = cesc + self.contrastive_loss(xd, y)
 

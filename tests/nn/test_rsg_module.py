@@ -177,7 +177,7 @@ def test_per_class_products_match_the_gathered_form() -> None:
     gathered = torch.einsum("nd,nkd->nk", pooled, rsg.assign_weight[y])
     assert torch.allclose(_class_dot(pooled, rsg.assign_weight, y), gathered, atol=1e-6)
     assert torch.allclose(
-        rsg._center_distances(x, pooled, y),
+        center_distances(x, rsg.centers, y),
         center_distances(x, rsg.centers[y]),
         atol=1e-4,
     )
