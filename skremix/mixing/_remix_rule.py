@@ -66,28 +66,18 @@ def remix_label_factor(
     >>> remix_label_factor(0.8, n_i, n_j)  # minority x_i kept 80%
     tensor([0.8000, 1.0000, 0.8000])
     """
-    n_i = n_i.to(torch.float32)
-    n_j = n_j.to(torch.float32)
-    ratio = n_i / n_j
-    if not isinstance(lam, torch.Tensor):
-        # One lambda for the batch, a host number: the two conditions on it
-        # are decided on the host and the device work is two masked fills,
-        # with no copy of lam to the device (on CUDA, a copy of a host scalar
-        # makes the host wait for the device at every step).
+    ratio = n_i.to(torch.float32) / n_j.to(torch.float32)
+    if isinstance(lam, torch.Tensor):
+        lam = lam.to(dtype=torch.float32, device=ratio.device)
+        lam_y = lam.expand_as(ratio).clone()
+    else:
+        # A host number stays one: the conditions on it are host booleans,
+        # with no copy to the device (on CUDA that copy would make the host
+        # wait for the device at every step).
         lam = float(lam)
         lam_y = torch.full_like(ratio, lam)
-        if lam < tau:
-            lam_y.masked_fill_(ratio >= kappa, 0.0)
-        if 1.0 - lam < tau:
-            lam_y.masked_fill_(ratio <= 1.0 / kappa, 1.0)
-        return lam_y
-    lam_t = lam.to(dtype=torch.float32, device=n_i.device)
-    lam_y = lam_t.expand_as(ratio).clone()
-    lam_y = torch.where((ratio >= kappa) & (lam_t < tau), torch.zeros_like(lam_y), lam_y)
-    lam_y = torch.where(
-        (ratio <= 1.0 / kappa) & (1.0 - lam_t < tau), torch.ones_like(lam_y), lam_y
-    )
-    return lam_y
+    lam_y = lam_y.masked_fill((ratio >= kappa) & (lam < tau), 0.0)
+    return lam_y.masked_fill((ratio <= 1.0 / kappa) & (1.0 - lam < tau), 1.0)
 
 
 def mixed_targets(
@@ -120,12 +110,12 @@ def mixed_targets(
             [0.7500, 0.0000, 0.2500]])
     """
     one_hot = F.one_hot(y, n_classes).to(torch.float32)
-    if not isinstance(lam_y, torch.Tensor):  # a host number: no device copy
+    if isinstance(lam_y, torch.Tensor):
+        lam_y = lam_y.to(dtype=torch.float32, device=y.device)
+        if lam_y.ndim == 1:
+            lam_y = lam_y[:, None]
+    else:  # a host number: no device copy
         lam_y = float(lam_y)
-        return lam_y * one_hot + (1.0 - lam_y) * one_hot[perm]
-    lam_y = lam_y.to(dtype=torch.float32, device=y.device)
-    if lam_y.ndim == 1:
-        lam_y = lam_y[:, None]
     return lam_y * one_hot + (1.0 - lam_y) * one_hot[perm]
 
 
