@@ -276,19 +276,26 @@ def _resolve_threads(args, data, device):
     return None
 
 
-def _warm_up(data, n_classes, args, device):
+def _make(data, args, device, name, **overrides):
+    """``make_estimator(name)`` with the run's data shape and budget."""
+    kwargs = dict(
+        input_shape=data.input_shape,
+        n_classes=len(data.classes),
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_schedule=args.lr_schedule,
+        device=device,
+        imbalance=args.imbalance,
+    )
+    return make_estimator(name, **{**kwargs, **overrides})
+
+
+def _warm_up(data, args, device):
     """One tiny untimed fit, so that the first timed method does not pay for
     torch's lazy initialisation."""
     n = min(len(data.y), 2 * args.batch_size)
-    net = make_estimator(
-        "erm",
-        input_shape=data.input_shape,
-        n_classes=n_classes,
-        max_epochs=1,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        device=device,
-    )
+    net = _make(data, args, device, "erm", max_epochs=1)
     try:
         _fit(net, data.X[:n], data.y[:n], 0, device)
     except Exception:  # a failure here shows up in the timed runs
@@ -406,7 +413,7 @@ def _run(args, out_dir):
         print(f"note: skipping {name}: {reason}")
     sys.stdout.flush()
 
-    _warm_up(data, n_classes, args, device)
+    _warm_up(data, args, device)
     rows = []
     csv_path = os.path.join(out_dir, "results.csv")
     bar = ProgressBar(len(splits) * len(methods), enabled=not args.no_progress)
@@ -430,17 +437,12 @@ def _run(args, out_dir):
                     **{m: float("nan") for m in METRICS},
                 }
                 try:
-                    estimator = make_estimator(
+                    estimator = _make(
+                        data,
+                        args,
+                        device,
                         name,
-                        input_shape=data.input_shape,
-                        n_classes=n_classes,
-                        max_epochs=args.epochs,
-                        batch_size=args.batch_size,
-                        lr=args.lr,
-                        lr_schedule=args.lr_schedule,
-                        device=device,
                         random_state=split.seed,
-                        imbalance=args.imbalance,
                         min_class_count=int(np.bincount(y_tr).min()),
                     )
                     row["fit_time_s"] = _fit(estimator, X_tr, y_tr, split.seed, device)
@@ -561,17 +563,7 @@ def _jsonable(value):
 def _describe(name, data, args, device):
     """Each pipeline step of a method: its class and parameters."""
     try:
-        pipe = make_estimator(
-            name,
-            input_shape=data.input_shape,
-            n_classes=len(data.classes),
-            max_epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            lr_schedule=args.lr_schedule,
-            device=device,
-            imbalance=args.imbalance,
-        )
+        pipe = _make(data, args, device, name)
     except Exception as exc:  # pragma: no cover - reported in the runs already
         return _one_line(exc)
     steps = []
