@@ -735,19 +735,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.history.record_batch(
                 name, value if _stays_on_device(value) else float(value)
             )
-        # The divergence check is in run_single_epoch, on the value it reads
-        # anyway (at the end of the epoch on an accelerator).
+        # Divergence is checked at the end of the epoch, on the recorded losses
+        # (run_single_epoch): checking here would synchronise on a GPU.
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
-
-    def _diverged(self, value, batch=None):
-        where = f"epoch {len(self.history)}"
-        if batch is not None:
-            where += f", batch {batch}"
-        raise FloatingPointError(
-            f"Training diverged: the loss became {value} in {where}. Lower lr "
-            f"(now {self.lr}) or check the inputs for extreme values."
-        )
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop, except that on an accelerator the per-batch
@@ -756,9 +747,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         the epoch, before ``on_epoch_end``: no host-device synchronisation per
         step. A callback reading ``train_loss`` of a batch in ``on_batch_end``
         gets a 0-d tensor there on CUDA; everything after the epoch sees
-        floats. A non-finite training loss raises ``FloatingPointError``
-        after its step on the CPU, at the end of its epoch on an accelerator
-        (the steps in between are wasted, nothing is returned)."""
+        floats. A non-finite training loss raises ``FloatingPointError`` at
+        the end of its epoch, on every device (the steps in between are
+        wasted; nothing is returned)."""
         if iterator is None:
             return
         batch_count = 0
@@ -766,46 +757,43 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             loss = step["loss"].detach()
-            if _stays_on_device(loss):
-                self.history.record_batch(prefix + "_loss", loss)
-            else:
-                value = loss.item()
-                if training and not math.isfinite(value):
-                    self._diverged(value, batch=batch_count)
-                self.history.record_batch(prefix + "_loss", value)
+            self.history.record_batch(
+                prefix + "_loss", loss if _stays_on_device(loss) else loss.item()
+            )
             self.history.record_batch(
                 prefix + "_batch_size",
                 get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch),
             )
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
-        self._read_batch_records(prefix if training else None)
+        self._read_batch_records(check_loss=prefix + "_loss" if training else None)
         self.history.record(prefix + "_batch_count", batch_count)
 
-    def _read_batch_records(self, train_prefix):
+    def _read_batch_records(self, check_loss=None):
         """Replace the device tensors among this epoch's batch records by
-        floats, in one device-to-host copy; check the training loss."""
-        rows = self.history[-1]["batches"] if len(self.history) else []
+        floats, in one device-to-host copy; then raise if a ``check_loss``
+        value is not finite."""
+        rows = self.history[-1]["batches"]
         cells = [
             (row, key)
             for row in rows
             for key, value in row.items()
             if isinstance(value, torch.Tensor)
         ]
-        if not cells:
-            return
-        values = (
-            torch.stack([row[key].reshape(()).to(torch.float64) for row, key in cells])
-            .cpu()
-            .tolist()
-        )
-        for (row, key), value in zip(cells, values, strict=True):
-            row[key] = value
-        if train_prefix is not None:
-            for i, row in enumerate(rows):
-                value = row.get(train_prefix + "_loss")
-                if value is not None and not np.isfinite(value):
-                    self._diverged(value, batch=i)
+        if cells:
+            values = torch.stack(
+                [row[key].reshape(()).to(torch.float64) for row, key in cells]
+            ).tolist()
+            for (row, key), value in zip(cells, values, strict=True):
+                row[key] = value
+        for i, row in enumerate(rows if check_loss else []):
+            value = row.get(check_loss)
+            if value is not None and not math.isfinite(value):
+                raise FloatingPointError(
+                    f"Training diverged: the loss became {value} in epoch "
+                    f"{len(self.history)}, batch {i}. Lower lr (now {self.lr}) "
+                    "or check the inputs for extreme values."
+                )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean over the batch of the per-sample cross-entropy.
