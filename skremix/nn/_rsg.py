@@ -227,8 +227,8 @@ def center_distances(
         Feature maps.
     centers : torch.Tensor of shape (n, K, D), or (C, K, D) with ``y``
         The K centers of each sample's class; with ``y``, the centers of
-        every class, indexed by ``y`` without gathering a ``(n, K, D)`` copy
-        (see :func:`_class_dot`).
+        every class, indexed by ``y`` without gathering a ``(n, K, D)`` copy:
+        one matrix product with every class's centers, then a gather.
     y : torch.Tensor of shape (n,), optional
         Class index of each sample, when ``centers`` is the per-class table.
 
