@@ -35,8 +35,14 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader, Subset
 
-from skremix.callbacks import CosineLRSchedule, RebalanceSchedule, ValidBalancedAccuracy
-from skremix.mixing import ldam_logits, ldam_margins, resolve_layer, soft_cross_entropy
+from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccuracy
+from skremix.mixing import (
+    ldam_cross_entropy,
+    ldam_logits,
+    ldam_margins,
+    resolve_layer,
+    soft_cross_entropy,
+)
 from skremix.nn import default_module
 from skremix.sampling import effective_number_weights
 
@@ -59,10 +65,15 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         ``optimizer__*`` parameters are passed to it.
     lr : float, default=1e-3
         Initial learning rate.
-    lr_schedule : {'cosine', 'constant'}, default='cosine'
-        'cosine' anneals the rate to zero over ``max_epochs``
-        (:class:`skremix.callbacks.CosineLRSchedule`); the papers' deferred
-        re-balancing likewise starts when the rate has decayed.
+    lr_schedule : {'constant', 'step', 'cosine'}, default='constant'
+        Per-epoch learning rate (:class:`skremix.callbacks.LRSchedule`).
+        'constant' is skorch's behaviour, the measured default (see the user
+        guide's quality matrix). 'step' is the papers' protocol: x0.1 from
+        the deferred start ``rebalance_start`` (80% of the epochs), x0.01
+        halfway from there to the end, with deferred re-balancing switched on
+        at the first decay. 'cosine' anneals the rate to zero over
+        ``max_epochs``. Each ``fit`` / ``partial_fit`` call runs the schedule
+        from its start, and so does the deferred start.
     max_epochs : int, default=30
         Number of epochs of ``fit``.
     batch_size : int, default=64
@@ -81,7 +92,9 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
     rebalance_start : int or float, default=0.8
         Deferred start: an int is the number of plain epochs; a float in
         [0, 1) the fraction of ``max_epochs`` trained plain (0.8 = the papers'
-        "after 80% of the epochs" / second LR decay at epoch 160 of 200).
+        "after 80% of the epochs", the LR decay at epoch 160 of 200). Counted
+        from the start of each ``fit`` / ``partial_fit`` call. Also the first
+        decay of ``lr_schedule='step'``.
     rebalance_beta : float, default=0.9999
         ``b`` of the effective number.
     loss : {'ce', 'ldam'}, default='ce'
@@ -89,9 +102,10 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         label-distribution-aware margin loss of Cao et al. (2019): the margin
         ``m_c = ldam_max_m * (N_c / N_min)**-0.25`` is subtracted from the
         true-class logit and the logits are scaled by ``ldam_s`` before the
-        cross-entropy; soft targets (mixing methods) subtract each class's
-        margin weighted by its target probability
-        (:func:`skremix.mixing.ldam_logits`). A module class that takes
+        cross-entropy; a soft target (mixing methods) gives the
+        target-weighted sum of one LDAM term per class, each with its own
+        class's margin (:func:`skremix.mixing.ldam_cross_entropy`, the
+        two-term loss of Remix with LDAM). A module class that takes
         ``normed_head`` (every built-in one) gets ``normed_head=True``, the
         cosine classifier of LDAM, unless ``module__normed_head`` is set.
         No margin at validation and prediction, where the logits are scaled
@@ -239,7 +253,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Options(numbers.Integral, {-1}),
         ],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "lr_schedule": [StrOptions({"constant", "step", "cosine"})],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
@@ -262,7 +276,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         criterion=torch.nn.CrossEntropyLoss,
         optimizer=torch.optim.AdamW,
         lr=1e-3,
-        lr_schedule="cosine",
+        lr_schedule="constant",
         max_epochs=30,
         batch_size=64,
         train_split=None,
@@ -346,7 +360,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("valid_bacc", ValidBalancedAccuracy()),
             ("rebalance", RebalanceSchedule()),
-            ("lr_schedule", CosineLRSchedule()),
+            ("lr_schedule", LRSchedule()),
             ("print_log", PrintLog()),
         ]
 
@@ -549,6 +563,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return self
 
     def _run_training(self, X, y, routing_method, fit_params):
+        # Schedules count epochs from the start of this call (call_epoch).
+        self.call_start_epoch_ = len(self.history)
         try:
             NeuralNet.partial_fit(self, X, y, _routing_method=routing_method, **fit_params)
         finally:
@@ -607,9 +623,17 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
         return super().initialize()
 
+    # Key of this method in a module's ``default_mix_layers`` dict.
+    _mix_layer_key: str | None = None
+
     def _mix_layer_name(self):
-        """The submodule hidden-layer methods act on."""
+        """The submodule hidden-layer methods act on: ``mix_layer``, else the
+        module's placement for this method (``default_mix_layers``), else its
+        ``default_mix_layer``."""
         name = self.mix_layer
+        if name is None:
+            per_method = getattr(self.module_, "default_mix_layers", None) or {}
+            name = per_method.get(self._mix_layer_key)
         if name is None:
             name = getattr(self.module_, "default_mix_layer", None)
         if name is None:
@@ -632,6 +656,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.plain_epochs_ = self._resolve_start()
+        self.decay_epoch_ = self._epochs_before(self.rebalance_start)
         return dataset_train, dataset_valid
 
     def _epochs_before(self, start):
@@ -818,6 +843,12 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             cache = self._train_cache(y_pred.device)
             if "ldam_margins" not in cache:
                 cache["ldam_margins"] = ldam_margins(cache["counts"], self.ldam_max_m)
+            if y_true.ndim == 2:
+                # Soft targets: one LDAM term per target class, each with its
+                # own margin (the two-term Remix-LDAM loss).
+                return ldam_cross_entropy(
+                    y_pred, y_true, cache["ldam_margins"], self.ldam_s, weight
+                ).mean()
             y_pred = ldam_logits(y_pred, y_true, cache["ldam_margins"], self.ldam_s)
         if y_true.ndim == 1:  # class indices: the fused kernel, same values
             if weight is None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numbers
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+from skremix.datasets import imbalance_kind
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 
 __all__ = ["MFWClassifier"]
@@ -109,9 +110,11 @@ class MFWClassifier(_ImbalancedNetBase):
     array([180,  20])
     """
 
+    _mix_layer_key = "mfw"
+
     _parameter_constraints = {
         "alpha": [Interval(numbers.Real, 0, None, closed="neither")],
-        "beta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "beta": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
     }
 
     def __init__(self, module=None, *, alpha=1.0, beta=2.0, **kwargs):
@@ -119,11 +122,20 @@ class MFWClassifier(_ImbalancedNetBase):
         self.alpha = alpha
         self.beta = beta
 
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        self.imbalance_kind_ = imbalance_kind(self.class_counts_)
+        beta = self.beta
+        if isinstance(beta, str) and beta == "auto":
+            beta = 0.01 if self.imbalance_kind_ == "step" else 2.0
+        self.beta_ = float(beta)
+        return dataset_train, dataset_valid
+
     def _class_strength(self, device):
         """``s(N_c)`` of the training counts, computed once per fit."""
         cache = self._train_cache(device)
         if "mfw_strength" not in cache:
-            cache["mfw_strength"] = mfw_strength(cache["counts"], self.beta)
+            cache["mfw_strength"] = mfw_strength(cache["counts"], self.beta_)
         return cache["mfw_strength"]
 
     def _train_forward(self, X, y, **fit_params):

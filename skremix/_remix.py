@@ -13,6 +13,7 @@ from skremix.mixing import (
     mixed_targets,
     mixup,
     remix_label_factor,
+    resolve_layer,
     sample_lambda,
     transform_output_at,
 )
@@ -44,8 +45,10 @@ class RemixClassifier(_ImbalancedNetBase):
         Mixup or CutMix).
     mix : {{'input', 'manifold', 'cutmix'}}, default='input'
         How features are mixed. 'manifold' mixes the output of
-        ``mix_layer``; 'cutmix' pastes a box of the partner image (images
-        only) and uses the coefficient recomputed from the clipped box.
+        ``mix_layer`` (a list of names: one layer drawn uniformly per batch,
+        as Manifold Mixup does); 'cutmix' pastes a box of the partner image
+        (images only) and uses the coefficient recomputed from the clipped
+        box.
     {_SHARED_PARAMS_DOC}
 
     Attributes
@@ -93,11 +96,14 @@ class RemixClassifier(_ImbalancedNetBase):
     array([180,  20])
     """
 
+    _mix_layer_key = "manifold"
+
     _parameter_constraints = {
         "alpha": [Interval(numbers.Real, 0, None, closed="neither")],
         "kappa": [Interval(numbers.Real, 1, None, closed="left")],
         "tau": [Interval(numbers.Real, 0, 1, closed="both")],
         "mix": [StrOptions({"input", "manifold", "cutmix"})],
+        "mix_layer": [str, list, tuple, None],
     }
 
     def __init__(self, module=None, *, alpha=1.0, kappa=3.0, tau=0.5, mix="input", **kwargs):
@@ -107,7 +113,29 @@ class RemixClassifier(_ImbalancedNetBase):
         self.tau = tau
         self.mix = mix
 
+    def _mix_layer_name(self):
+        """The layer of this batch: ``mix_layer``, or one of its names drawn
+        uniformly when it is a list (Manifold Mixup's random layer)."""
+        layers = self.mix_layer
+        if not isinstance(layers, (list, tuple)):
+            return super()._mix_layer_name()
+        name = layers[int(self.rng_.integers(len(layers)))] if len(layers) > 1 else layers[0]
+        resolve_layer(self.module_, name)
+        return name
+
     def _check_method_params(self):
+        layers = self.mix_layer
+        if isinstance(layers, (list, tuple)):
+            if not layers or not all(isinstance(name, str) for name in layers):
+                raise ValueError(
+                    "mix_layer must be a str, a non-empty list of str or None; "
+                    f"got {layers!r}."
+                )
+            if self.mix != "manifold":
+                raise ValueError(
+                    f"A list of mix_layer names is for mix='manifold' only (got "
+                    f"mix={self.mix!r}, which mixes the input)."
+                )
         if self.mix == "cutmix" and len(self.input_shape_) != 3:
             raise ValueError(
                 "mix='cutmix' needs images of shape (n, h, w) or (n, c, h, w); "

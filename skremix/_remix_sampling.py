@@ -18,12 +18,10 @@ __all__ = ["ReMixClassifier"]
 class ReMixClassifier(_ImbalancedNetBase):
     __doc__ = f"""Resampling MixUp (ReMix): class-balanced batches mixed with soft labels.
 
-    Every training mini-batch is first made class-balanced (Algorithm 1 of
-    the paper): about ``B / C`` samples of each class, drawn with replacement
-    from the whole training set, so that a rare class is in every batch.
-    Then one ``lam ~ Beta(alpha, alpha)`` and a permutation mix the batch
-    with itself, features and one-hot labels alike (Mixup), and the network
-    is trained with the soft-label cross-entropy. Validation and prediction
+    Every training mini-batch is first made class-balanced, then one
+    ``lam ~ Beta(alpha, alpha)`` and a permutation mix the batch with
+    itself, features and one-hot labels alike (Mixup), and the network is
+    trained with the soft-label cross-entropy. Validation and prediction
     never mix: at inference the network is a plain classifier.
 
     Parameters
@@ -34,14 +32,17 @@ class ReMixClassifier(_ImbalancedNetBase):
         in [0.01, 0.4], balanced Brier score improving toward 0.4); its
         reported experiments use 0.1. Values above 0.5 can hurt.
     balance : {{'global', 'within_batch'}}, default='global'
-        'global': every batch holds ``batch_size // C`` samples of each class
-        (plus ``batch_size % C`` slots for distinct random classes), each
-        drawn with replacement from that class's training samples: the
-        paper's Algorithm 1, every class in every batch. 'within_batch': the
-        behaviour of the official ReMix code, kept for reproduction: a plain
-        random batch is drawn, then re-sampled with replacement to balance
-        only the classes present in it; a class absent from the drawn batch
-        stays absent. See :class:`skremix.sampling.ClassBalancedBatchSampler`.
+        How a batch is balanced. 'within_batch' is the paper's Algorithm 1
+        (and the official code): a plain batch is drawn as a shuffled pass
+        draws it (without replacement within the epoch), then re-sampled
+        with replacement to an equal share of each class *present in it*; a
+        class absent from the drawn batch stays absent. 'global' is
+        skremix's extension: every batch holds ``batch_size // C`` samples
+        of every class (plus ``batch_size % C`` slots for distinct random
+        classes), each drawn with replacement from that class's training
+        samples, so that every class is in every batch. 'global' is the
+        default because it scored higher in the quality matrix (see the
+        user guide); see :class:`skremix.sampling.ClassBalancedBatchSampler`.
     n_batches : int or None, default=None
         Batches per epoch; None draws ``ceil(n_train / batch_size)``, about
         as many samples as one pass over the training data.
@@ -142,6 +143,10 @@ class ReMixClassifier(_ImbalancedNetBase):
             y_host.numpy(),
             min(batch_size, len(y_host)),
             n_batches=self.n_batches,
+            # The paper's plain batch is drawn without replacement (a
+            # shuffled pass); the global mode draws each class's slots with
+            # replacement.
+            replacement=self.balance == "global",
             random_state=self.rng_,
             mode=self.balance,
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numbers
 
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+from skremix.callbacks import call_epoch
+from skremix.datasets import imbalance_kind
 from skremix.mixing import resolve_layer, transform_output_at
 from skremix.nn import RSG
 
@@ -15,6 +17,17 @@ __all__ = ["RSGClassifier"]
 
 # Classifier parameters the RSG module also takes: set them on the classifier.
 _OWN = ("n_centers", "frequent_ratio", "transfer_strength", "in_channels", "n_classes")
+
+
+# The paper's (frequent_ratio, transfer_strength) per imbalance profile.
+_PAPER_SETTINGS = {"long_tailed": (0.2, 1.0), "step": (0.5, 0.01)}
+
+
+def _resolve(value, kind, which):
+    """A parameter's value, or the paper's for the profile when 'auto'."""
+    if isinstance(value, str) and value == "auto":
+        return _PAPER_SETTINGS[kind][which]
+    return float(value)
 
 
 class RSGClassifier(_ImbalancedNetBase):
@@ -34,15 +47,18 @@ class RSGClassifier(_ImbalancedNetBase):
     ----------
     n_centers : int, default=15
         K, centers per class (the paper's value).
-    frequent_ratio : float, default=0.2
+    frequent_ratio : float or 'auto', default='auto'
         ``alpha`` in (0, 1]: the top ``round(alpha * C)`` classes (at least
         one) by training count are frequent, the others rare. The paper uses
-        0.2 for long-tailed and 0.5 for step imbalance; the default is the
-        long-tailed setting, the shape of most real data.
-    transfer_strength : float, default=1.0
+        0.2 for long-tailed and 0.5 for step imbalance; 'auto' takes the
+        paper's value for the profile of the training counts
+        (:func:`skremix.datasets.imbalance_kind`), stored in
+        ``frequent_ratio_``.
+    transfer_strength : float or 'auto', default='auto'
         ``beta`` in (0, 1]: a batch with ``s_freq`` frequent and ``s_rare``
         rare samples gets ``max(floor(beta * s_freq / s_rare), 1) * s_rare``
-        new samples. 1.0 for long-tailed, 0.01 for step imbalance in the paper.
+        new samples. 1.0 for long-tailed, 0.01 for step imbalance in the
+        paper; 'auto' picks by profile, as for ``frequent_ratio``.
     lambda_cesc : float, default=0.1
         Weight ``lambda_1`` of the CESC loss (Eq. 7).
     lambda_mv : float, default=0.01
@@ -69,6 +85,10 @@ class RSGClassifier(_ImbalancedNetBase):
     rsg_ : skremix.nn.RSG
         The generator, registered with the net: on its device, in its
         optimizer, pickled with it. Unused at prediction.
+    imbalance_kind_ : {{'step', 'long_tailed'}}
+        Profile of ``class_counts_`` (:func:`skremix.datasets.imbalance_kind`).
+    frequent_ratio_, transfer_strength_ : float
+        The values trained with ('auto' resolved).
 
     See Also
     --------
@@ -115,16 +135,29 @@ class RSGClassifier(_ImbalancedNetBase):
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
 
+    Two classes are a step profile: the paper's step settings apply.
+
+    >>> clf.imbalance_kind_, clf.frequent_ratio_, clf.transfer_strength_
+    ('step', 0.5, 0.01)
+
     New samples per epoch: generation starts after ``0.8 * 5 = 4`` epochs.
 
     >>> [sum(n) for n in clf.history[:, "batches", :, "rsg_generated"]]
-    [0, 0, 0, 0, 178]
+    [0, 0, 0, 0, 20]
     """
+
+    _mix_layer_key = "rsg"
 
     _parameter_constraints = {
         "n_centers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "frequent_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
-        "transfer_strength": [Interval(numbers.Real, 0, 1, closed="right")],
+        "frequent_ratio": [
+            Interval(numbers.Real, 0, 1, closed="right"),
+            StrOptions({"auto"}),
+        ],
+        "transfer_strength": [
+            Interval(numbers.Real, 0, 1, closed="right"),
+            StrOptions({"auto"}),
+        ],
         "lambda_cesc": [Interval(numbers.Real, 0, None, closed="left")],
         "lambda_mv": [Interval(numbers.Real, 0, None, closed="left")],
         "generate_from": [
@@ -138,8 +171,8 @@ class RSGClassifier(_ImbalancedNetBase):
         module=None,
         *,
         n_centers=15,
-        frequent_ratio=0.2,
-        transfer_strength=1.0,
+        frequent_ratio="auto",
+        transfer_strength="auto",
         lambda_cesc=0.1,
         lambda_mv=0.01,
         generate_from=0.8,
@@ -200,15 +233,28 @@ class RSGClassifier(_ImbalancedNetBase):
         kwargs.setdefault("kernel_size", 1 if one_by_one else 3)
         # Created in the 'module' init context: skorch registers it (device,
         # optimizer, train/eval mode, pickling, rsg__* parameters).
+        # 'auto' settings are resolved from the training counts when they are
+        # known (get_split_datasets); the long-tailed values stand until then.
         self.rsg_ = RSG(
             in_channels=shape[0],
             n_classes=len(self.classes_),
             n_centers=self.n_centers,
-            frequent_ratio=self.frequent_ratio,
-            transfer_strength=self.transfer_strength,
+            frequent_ratio=_resolve(self.frequent_ratio, "long_tailed", 0),
+            transfer_strength=_resolve(self.transfer_strength, "long_tailed", 1),
             **kwargs,
         )
         return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        self.imbalance_kind_ = imbalance_kind(self.class_counts_)
+        self.frequent_ratio_ = _resolve(self.frequent_ratio, self.imbalance_kind_, 0)
+        self.transfer_strength_ = _resolve(
+            self.transfer_strength, self.imbalance_kind_, 1
+        )
+        self.rsg_.frequent_ratio = self.frequent_ratio_
+        self.rsg_.transfer_strength = self.transfer_strength_
+        return dataset_train, dataset_valid
 
     def _plain_epochs(self):
         """Epochs before generation starts (``T_th``)."""
@@ -216,7 +262,7 @@ class RSGClassifier(_ImbalancedNetBase):
 
     def _train_forward(self, X, y, **fit_params):
         counts = self._train_cache(X.device)["counts"]
-        generate = len(self.history) > self._plain_epochs()
+        generate = call_epoch(self) >= self._plain_epochs()
         result = []
 
         def generate_at_layer(h):

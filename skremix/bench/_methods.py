@@ -324,6 +324,22 @@ def _plain_skorch(input_shape, n_classes, max_epochs, batch_size, lr, device, sc
     module = default_module(tuple(input_shape))
     module_kwargs = _fill_module_kwargs(module, {}, tuple(input_shape), n_classes)
     callbacks = None
+    if schedule == "step":
+        # skremix's step schedule with the default rebalance_start=0.8: x0.1
+        # from epoch int(0.8 T), x0.01 from halfway between it and the end.
+        first = int(0.8 * max_epochs)
+        second = first + -(-(max_epochs - first) // 2)
+        milestones = [m for m in (first, second) if m < max_epochs]
+        callbacks = [
+            (
+                "lr_scheduler",
+                LRScheduler(
+                    policy=torch.optim.lr_scheduler.MultiStepLR,
+                    milestones=milestones,
+                    gamma=0.1,
+                ),
+            )
+        ]
     if schedule == "cosine":
         # skorch's stock scheduler, stepped per epoch: epoch e trains with
         # lr * (1 + cos(pi * e / max_epochs)) / 2, as skremix's cosine schedule.
@@ -359,7 +375,7 @@ def make_estimator(
     max_epochs: int = 30,
     batch_size: int = 64,
     lr: float = 1e-3,
-    lr_schedule: str = "cosine",
+    lr_schedule: str = "constant",
     device: str = "cpu",
     random_state: int | None = 0,
     imbalance: str = "step",
@@ -379,11 +395,11 @@ def make_estimator(
     max_epochs, batch_size, lr, device
         The shared training budget; the optimizer is always AdamW and the
         network the skremix default module for ``input_shape``.
-    lr_schedule : {"cosine", "constant"}, default="cosine"
-        Learning-rate schedule of every method: "cosine" anneals the rate to
-        zero over ``max_epochs`` (skremix's default; the plain skorch net
-        gets skorch's ``LRScheduler`` with ``CosineAnnealingLR``, the same
-        per-epoch rates).
+    lr_schedule : {"constant", "step", "cosine"}, default="constant"
+        Learning-rate schedule of every method (skremix's ``lr_schedule``);
+        the plain skorch net gets skorch's ``LRScheduler`` with
+        ``MultiStepLR`` ("step") or ``CosineAnnealingLR`` ("cosine"), the
+        same per-epoch rates.
     random_state : int or None, default=0
         Seed of the sampler and of the skremix classifier. The plain skorch
         net has no seed parameter: the benchmark seeds torch around its fit.

@@ -1,4 +1,4 @@
-"""The default learning-rate schedule of skremix classifiers."""
+"""The learning-rate schedules of skremix classifiers."""
 
 from __future__ import annotations
 
@@ -6,51 +6,79 @@ import math
 
 from skorch.callbacks import Callback
 
-__all__ = ["CosineLRSchedule"]
+__all__ = ["LRSchedule", "call_epoch"]
 
 
-class CosineLRSchedule(Callback):
-    """Cosine annealing of every parameter group's learning rate, per epoch.
+def call_epoch(net):
+    """0-based epoch within the current ``fit`` / ``partial_fit`` call.
+
+    Every schedule of a skremix classifier (learning rate, deferred
+    re-balancing, RSG's generation start) counts epochs from the start of
+    the call, so that each call is one complete run of ``max_epochs``
+    epochs. Valid from ``on_epoch_begin`` on (the history row of the epoch
+    exists).
+    """
+    return len(net.history) - 1 - getattr(net, "call_start_epoch_", 0)
+
+
+class LRSchedule(Callback):
+    """Per-epoch learning rate of ``net.lr_schedule``, for every parameter group.
 
     Epoch ``e`` (0-based, counted from the start of each ``fit`` or
     ``partial_fit`` call) of ``T = net.max_epochs`` trains with
-    ``lr_e = lr * (1 + cos(pi * e / T)) / 2``, where ``lr`` is the group's
-    learning rate when training started. The rate is recorded in the history
-    as ``'lr'``. Does nothing unless ``net.lr_schedule == 'cosine'``.
+    ``lr * factor(kind, e, T, d)``, where ``lr`` is the group's rate when
+    training started and ``d`` is the epoch of the deferred start
+    (``rebalance_start``, default 80% of ``T``):
 
-    The papers start deferred re-weighting at a learning-rate decay (Remix:
-    the second decay; RSG: where the rate falls to 0.001); with the default
-    ``rebalance_start=0.8`` the cosine rate is below 10% of ``lr`` there too.
-    Each ``partial_fit`` call runs one cosine cycle (a warm restart).
+    - ``'constant'``: 1 (skorch's behaviour; nothing is recorded);
+    - ``'step'``: 1 before ``d``, 0.1 from ``d``, 0.01 from
+      ``d + ceil((T - d) / 2)``: the papers' two decays (epochs 160 and 180 of
+      200), with deferred re-balancing switched on at the first one, as the
+      papers do;
+    - ``'cosine'``: ``(1 + cos(pi * e / T)) / 2``.
+
+    The rate is recorded in the history as ``'lr'`` (not for 'constant').
+    At the end of training the optimizer is left at its initial rates, so a
+    later ``partial_fit`` runs the schedule again from its start.
 
     Examples
     --------
-    >>> from skremix.callbacks import CosineLRSchedule
-    >>> cb = CosineLRSchedule()
-    >>> [round(cb.factor(e, 4), 3) for e in range(4)]
+    >>> from skremix.callbacks import LRSchedule
+    >>> [round(LRSchedule.factor("cosine", e, 4), 3) for e in range(4)]
     [1.0, 0.854, 0.5, 0.146]
+    >>> [LRSchedule.factor("step", e, 10, 8) for e in range(10)]
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 0.01]
     """
 
     @staticmethod
-    def factor(epoch, total):
+    def factor(kind, epoch, total, decay_epoch=None):
         """Multiplier of the initial rate at 0-based ``epoch`` of ``total``."""
-        return 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / max(total, 1)))
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / max(total, 1)))
+        if kind == "step":
+            first = int(0.8 * total) if decay_epoch is None else int(decay_epoch)
+            second = first + math.ceil((total - first) / 2)
+            if epoch >= second and second < total:
+                return 0.01
+            return 0.1 if epoch >= first else 1.0
+        return 1.0
 
     def on_train_begin(self, net, **kwargs):
-        self.start_epoch_ = len(net.history)
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_epoch_begin(self, net, **kwargs):
-        if getattr(net, "lr_schedule", None) != "cosine":
+        kind = getattr(net, "lr_schedule", "constant")
+        if kind == "constant":
             return
-        factor = self.factor(len(net.history) - 1 - self.start_epoch_, net.max_epochs)
+        decay = getattr(net, "decay_epoch_", None)
+        factor = self.factor(kind, call_epoch(net), net.max_epochs, decay)
         for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
             group["lr"] = base * factor
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
     def on_train_end(self, net, **kwargs):
         # Leave the optimizer at its initial rates: a later partial_fit or a
-        # warm-started fit restarts the cycle from there.
-        if getattr(net, "lr_schedule", None) == "cosine":
+        # warm-started fit restarts the schedule from there.
+        if getattr(net, "lr_schedule", "constant") != "constant":
             for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
                 group["lr"] = base

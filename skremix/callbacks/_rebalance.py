@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from skorch.callbacks import Callback
 
+from skremix.callbacks._lr import call_epoch
+
 __all__ = ["RebalanceSchedule"]
 
 
@@ -18,8 +20,9 @@ class RebalanceSchedule(Callback):
     - ``net.plain_epochs_``: the number of plain epochs before a deferred
       start (set by the skremix base from ``rebalance_start``).
 
-    Epoch ``e`` (counted from 1, as in the history) is re-balanced when
-    ``e > plain_epochs_``. Used as a default callback of every skremix
+    Epoch ``e`` (0-based, counted from the start of each ``fit`` or
+    ``partial_fit`` call, like the learning-rate schedule) is re-balanced
+    when ``e >= plain_epochs_``. Used as a default callback of every skremix
     classifier; public params are never mutated.
 
     Examples
@@ -31,7 +34,8 @@ class RebalanceSchedule(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         rebalance = getattr(net, "rebalance", None)
-        epoch = len(net.history)
-        active = rebalance is not None and epoch > getattr(net, "plain_epochs_", 0)
+        active = rebalance is not None and call_epoch(net) >= getattr(
+            net, "plain_epochs_", 0
+        )
         net.rebalance_active_ = active
         net.history.record("rebalance", active)

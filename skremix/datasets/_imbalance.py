@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 __all__ = [
+    "imbalance_kind",
     "imbalance_profile",
     "make_imbalanced",
     "balanced_split",
@@ -151,6 +152,51 @@ def imbalance_profile(
             )
         counts = [n_max] * (n_classes - n_minority) + [n_min] * n_minority
     return np.asarray(counts, dtype=np.int64)
+
+
+def imbalance_kind(class_counts: Any, tolerance: float = 0.1) -> str:
+    """Tell a step profile from a long-tailed one, from the class counts.
+
+    A profile is ``"step"`` when every class's log-count lies within
+    ``tolerance`` of the log-range from either end, i.e. ``N_c`` is near
+    ``max N`` or near ``min N`` on a log scale, and ``"long_tailed"``
+    otherwise (some class sits in between). Two classes, or equal counts,
+    are a step. Classes with no sample are ignored. The skremix methods
+    whose papers give different settings for the two profiles (MFW's
+    ``beta``, RSG's ``frequent_ratio`` and ``transfer_strength``) use this
+    when their parameter is ``'auto'``.
+
+    Parameters
+    ----------
+    class_counts : array-like of shape (n_classes,)
+        Training count of every class.
+    tolerance : float, default=0.1
+        Allowed distance from an end, as a fraction of
+        ``log(max N / min N)``.
+
+    Returns
+    -------
+    kind : {"step", "long_tailed"}
+
+    Examples
+    --------
+    >>> from skremix.datasets import imbalance_kind, imbalance_profile
+    >>> imbalance_kind(imbalance_profile(500, 10, "step", ratio=100))
+    'step'
+    >>> imbalance_kind(imbalance_profile(500, 10, "long_tailed", ratio=100))
+    'long_tailed'
+    >>> imbalance_kind([300, 290, 12, 11, 10])  # two levels, a little noise
+    'step'
+    """
+    counts = np.asarray(class_counts, dtype=np.float64).ravel()
+    counts = counts[counts > 0]
+    if counts.size <= 2 or counts.min() == counts.max():
+        return "step"
+    logs = np.log(counts)
+    low, high = logs.min(), logs.max()
+    slack = tolerance * (high - low)
+    near_end = (logs <= low + slack) | (logs >= high - slack)
+    return "step" if bool(near_end.all()) else "long_tailed"
 
 
 def _take(data: Any, indices: np.ndarray) -> Any:

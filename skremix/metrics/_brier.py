@@ -23,6 +23,7 @@ def balanced_brier_score(
     y_proba: Any,
     *,
     labels: Any = None,
+    scale_by_half: bool | str = "auto",
 ) -> float:
     """Balanced (class-averaged) multi-class Brier score.
 
@@ -46,11 +47,18 @@ def balanced_brier_score(
         Defaults to ``np.unique(y_true)``; pass it (e.g. ``estimator.classes_``)
         whenever ``y_true`` may lack a class, otherwise columns and classes do
         not line up.
+    scale_by_half : bool or 'auto', default='auto'
+        Halve the sum over columns. 'auto' halves when there are two labels:
+        the binary convention of Bellinger et al., the per-class mean of
+        ``(p_i - y_i)**2`` with ``p_i`` the positive-class probability,
+        in ``[0, 1]`` (as scikit-learn's ``brier_score_loss`` does). With
+        three or more labels 'auto' keeps the sum over the ``K`` columns,
+        the paper's multi-class definition, in ``[0, 2]``.
 
     Returns
     -------
     score : float
-        Balanced Brier score, in ``[0, 2]``.
+        Balanced Brier score, in ``[0, 2]`` (``[0, 1]`` when halved).
 
     Raises
     ------
@@ -64,7 +72,7 @@ def balanced_brier_score(
     -----
     With classes :math:`k = 1, \\dots, K`, predicted probabilities
     :math:`p_{ik}` and the set :math:`\\mathcal{C}` of classes present in
-    ``y_true``,
+    ``y_true``, without halving,
 
     .. math::
 
@@ -76,8 +84,9 @@ def balanced_brier_score(
     the average over classes (their columns still enter every sample's
     squared error). On a test set with equally many samples of every class
     the BBS equals the ordinary multi-class Brier score
-    (``brier_score_loss(..., scale_by_half=False)``), and for two classes
-    twice the binary Brier score ``mean((p_i - y_i)^2)``.
+    (``brier_score_loss(..., scale_by_half=False)``). For two classes the
+    sum over both columns is twice ``(p_i - y_i)^2``, hence the halving of
+    ``scale_by_half='auto'``: the binary score is then the paper's.
 
     Rows are not required to sum to one. This implementation follows the
     definition above; the reference binary code released with Bellinger et
@@ -96,12 +105,18 @@ def balanced_brier_score(
     --------
     >>> from skremix.metrics import balanced_brier_score
     >>> balanced_brier_score([0, 0, 0, 1], [[1, 0], [1, 0], [1, 0], [1, 0]])
-    1.0
+    0.5
     >>> balanced_brier_score([0, 1], [0.0, 1.0])  # 1-D: P(class 1)
     0.0
     >>> balanced_brier_score([0, 1], [1.0, 0.0])  # confidently wrong
+    1.0
+    >>> balanced_brier_score([0, 1], [1.0, 0.0], scale_by_half=False)
     2.0
     """
+    if not (isinstance(scale_by_half, bool) or scale_by_half == "auto"):
+        raise ValueError(
+            f"scale_by_half must be True, False or 'auto', got {scale_by_half!r}."
+        )
     y_true = column_or_1d(y_true)
     y_proba = check_array(
         y_proba, ensure_2d=False, dtype=np.float64, input_name="y_proba"
@@ -149,7 +164,8 @@ def balanced_brier_score(
     class_index = onehot.argmax(axis=1)
     present = np.unique(class_index)
     per_class = [per_sample[class_index == c].mean() for c in present]
-    return float(np.mean(per_class))
+    half = labels.shape[0] == 2 if scale_by_half == "auto" else scale_by_half
+    return float(np.mean(per_class)) * (0.5 if half else 1.0)
 
 
 def neg_balanced_brier_scorer(estimator: Any, X: Any, y_true: Any) -> float:
@@ -170,7 +186,8 @@ def neg_balanced_brier_scorer(estimator: Any, X: Any, y_true: Any) -> float:
     Returns
     -------
     score : float
-        ``-balanced_brier_score(y_true, proba, labels=...)``, in ``[-2, 0]``.
+        ``-balanced_brier_score(y_true, proba, labels=...)``, in ``[-2, 0]``
+        (``[-1, 0]`` for two classes, halved as the paper's binary score).
 
     Notes
     -----

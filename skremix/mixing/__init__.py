@@ -6,7 +6,7 @@ hand-made numbers.
 """
 
 from skremix.mixing._hooks import resolve_layer, transform_output_at
-from skremix.mixing._ldam import ldam_logits, ldam_margins
+from skremix.mixing._ldam import ldam_cross_entropy, ldam_logits, ldam_margins
 from skremix.mixing._mfw import mfw_mix, mfw_strength
 from skremix.mixing._mixup import cutmix, cutmix_box, mixup, sample_lambda
 from skremix.mixing._remix_rule import (
@@ -18,6 +18,7 @@ from skremix.mixing._remix_rule import (
 __all__ = [
     "cutmix",
     "cutmix_box",
+    "ldam_cross_entropy",
     "ldam_logits",
     "ldam_margins",
     "mfw_mix",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-__all__ = ["ldam_margins", "ldam_logits"]
+__all__ = ["ldam_margins", "ldam_logits", "ldam_cross_entropy"]
 
 
 def ldam_margins(
@@ -96,3 +96,84 @@ def ldam_logits(
     else:
         shift = targets.to(device=z.device, dtype=z.dtype) * margins[None, :]
     return float(s) * (z - shift)
+
+
+def ldam_cross_entropy(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    margins: torch.Tensor,
+    s: float = 30.0,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""Per-sample LDAM loss; a soft target is a weighted sum of one-hot terms.
+
+    For a class-index target ``y`` this is the cross-entropy of
+    :func:`ldam_logits`. For a probability target ``t`` (Remix, ReMix) it is
+
+    .. math::
+
+        \ell = \sum_k w_k \, t_k \,
+            \mathrm{CE}\big(s\,(z - m_k e_k),\, k\big),
+
+    the loss of each class the target names, each with its own class's
+    margin, weighted by the target: for a Remix label ``lam_y e_i + (1 -
+    lam_y) e_j`` that is ``lam_y L(z, y_i) + (1 - lam_y) L(z, y_j)``, the
+    two-term form of the Remix and LDAM code (which calls the criterion once
+    per label). A target-weighted margin inside one softmax
+    (:func:`ldam_logits` with soft targets) is a different loss.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, C)
+        Network outputs ``z``.
+    targets : torch.Tensor of shape (B,) (indices) or (B, C) (probabilities)
+    margins : torch.Tensor of shape (C,)
+        From :func:`ldam_margins`.
+    s : float, default=30.0
+        Scale of the logits.
+    weight : torch.Tensor of shape (C,), optional
+        Class weights ``w`` (re-weighting).
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (B,), float32
+
+    Examples
+    --------
+    A 0.4 / 0.6 mix of classes 0 and 1, each term with its own margin:
+
+    >>> import torch
+    >>> from skremix.mixing import ldam_cross_entropy
+    >>> z = torch.tensor([[0.2, 0.1, -0.3]])
+    >>> m = torch.tensor([0.1, 0.5, 0.3])
+    >>> loss = ldam_cross_entropy(z, torch.tensor([[0.4, 0.6, 0.0]]), m, s=10.0)
+    >>> ce = torch.nn.functional.cross_entropy
+    >>> two_terms = (0.4 * ce(10 * (z - torch.tensor([0.1, 0, 0])), torch.tensor([0]))
+    ...              + 0.6 * ce(10 * (z - torch.tensor([0, 0.5, 0])), torch.tensor([1])))
+    >>> torch.allclose(loss, two_terms)
+    True
+    """
+    if targets.ndim == 1:
+        y = targets.long().to(logits.device)
+        return torch.nn.functional.cross_entropy(
+            ldam_logits(logits, y, margins, s),
+            y,
+            weight=None if weight is None else weight.float(),
+            reduction="none",
+        )
+    # log-sum-exp of the logits with class k's margin taken off, for every
+    # k: LSE_k = log(sum_{j != k} exp(s z_j) + exp(s (z_k - m_k))), from the
+    # LSE without class k, computed in float64 (1 - p_k can be tiny).
+    z = float(s) * logits.double()
+    sm = float(s) * margins.to(device=z.device, dtype=z.dtype)[None, :]
+    log_p = torch.log_softmax(z, dim=1)
+    lse = torch.logsumexp(z, dim=1, keepdim=True)
+    # p_k is kept below 1 so that the log and its gradient stay finite when
+    # class k dominates by more than ~35 nats (its term is ~0 there anyway).
+    lse_without = lse + torch.log1p(-log_p.exp().clamp(max=1.0 - 1e-15))
+    lse_k = torch.logaddexp(lse_without, z - sm)
+    per_class = lse_k - (z - sm)  # CE(s (z - m_k e_k), k), shape (B, C)
+    t = targets.to(device=z.device, dtype=z.dtype)
+    if weight is not None:
+        t = t * weight.to(device=z.device, dtype=z.dtype)[None, :]
+    return (t * per_class).sum(dim=1).float()

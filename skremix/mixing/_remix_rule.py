@@ -30,7 +30,10 @@ def remix_label_factor(
 
     where ``n_i``, ``n_j`` are the training-set counts of the two classes.
     When the majority sample contributes less than ``tau`` of the features,
-    the mixed sample is labelled entirely as the minority class.
+    the mixed sample is labelled entirely as the minority class. A pair that
+    meets both cases (possible only with ``kappa = 1``, equal counts and
+    ``tau > 0.5``, when ``lam`` and ``1 - lam`` are both below ``tau``) has
+    no minority class and keeps ``lam_y = lam``.
 
     Parameters
     ----------
@@ -76,8 +79,13 @@ def remix_label_factor(
         # wait for the device at every step).
         lam = float(lam)
         lam_y = torch.full_like(ratio, lam)
-    lam_y = lam_y.masked_fill((ratio >= kappa) & (lam < tau), 0.0)
-    return lam_y.masked_fill((ratio <= 1.0 / kappa) & (1.0 - lam < tau), 1.0)
+    to_j = (ratio >= kappa) & (lam < tau)
+    to_i = (ratio <= 1.0 / kappa) & (1.0 - lam < tau)
+    # With kappa = 1 and tau > 0.5 an equal-count pair can meet both cases
+    # (lam and 1 - lam both below tau): neither class is the minority there,
+    # so such a pair keeps lam_y = lam.
+    lam_y = lam_y.masked_fill(to_j & ~to_i, 0.0)
+    return lam_y.masked_fill(to_i & ~to_j, 1.0)
 
 
 def mixed_targets(

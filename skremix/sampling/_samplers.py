@@ -100,9 +100,11 @@ class _PermutationStream:
 class ClassBalancedBatchSampler(Sampler[list[int]]):
     r"""Batch sampler giving every class the same share of each batch.
 
-    This is the batch re-sampling step of ReMix (Bellinger et al., Algorithm
-    1): every batch holds ``batch_size // C`` samples of each of the ``C``
-    classes, and the ``batch_size % C`` remaining slots go to distinct classes
+    Two modes. ``"within_batch"`` is the re-sampling step of ReMix
+    (Bellinger et al., Algorithm 1): a mini-batch is drawn in the standard
+    way, then re-sampled with replacement to the same share of each class
+    *present in it*. ``"global"`` is skremix's extension: every batch holds
+    ``batch_size // C`` samples of each of the ``C`` classes, and the ``batch_size % C`` remaining slots go to distinct classes
     drawn uniformly at random for that batch. The batch size is therefore
     exactly ``batch_size`` and class frequencies are uniform in expectation.
     Samples of a class are drawn from that class's indices over the *whole*
@@ -137,13 +139,15 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         same sequence of epochs. A ``Generator`` is used as is (shared state).
         The global NumPy and PyTorch random states are never used.
     mode : {"global", "within_batch"}, default="global"
-        ``"global"`` is the algorithm described above. ``"within_batch"``
-        reproduces the behaviour of the official ReMix code: a plain random
-        batch of ``batch_size`` indices is drawn uniformly from the data, then
-        re-balanced among the classes *present in that batch* only, by
-        re-sampling with replacement within the batch so that each present
-        class gets an equal share; classes absent from the drawn batch stay
-        absent. It is kept for reproduction and is not the default.
+        ``"global"``: every class in every batch, drawn from the whole
+        label set (an extension of the paper). ``"within_batch"``: the
+        paper's Algorithm 1 (and the official ReMix code): a plain random
+        batch of ``batch_size`` indices is drawn from the data (without
+        replacement across the epoch when ``replacement=False``, as a
+        shuffled DataLoader does), then re-balanced among the classes
+        *present in that batch* only, by re-sampling with replacement within
+        the batch so that each present class gets an equal share; classes
+        absent from the drawn batch stay absent.
 
     Attributes
     ----------

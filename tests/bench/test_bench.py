@@ -262,7 +262,7 @@ def test_cuda_without_gpu_is_an_error(npz_tabular, tmp_path, capsys):
     assert "CUDA" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+@pytest.mark.parametrize("schedule", ["cosine", "step", "constant"])
 def test_plain_skorch_gets_the_same_lr_schedule(schedule):
     X, y = _blobs((20, 20))
     rates = {}
@@ -277,6 +277,10 @@ def test_plain_skorch_gets_the_same_lr_schedule(schedule):
         np.testing.assert_allclose(rates["erm"], rates["remix"])
         np.testing.assert_allclose(rates["erm"][0], 1e-3)
         assert rates["erm"][-1] < 2e-4
+    elif schedule == "step":
+        # 4 epochs: x0.1 from int(0.8 * 4) = 3; the second decay is past the end
+        np.testing.assert_allclose(rates["erm"], rates["remix"])
+        np.testing.assert_allclose(rates["erm"], [1e-3, 1e-3, 1e-3, 1e-4])
     else:
         assert rates["erm"] == rates["remix"] == [None] * 4
 

@@ -55,13 +55,27 @@ def test_three_class_hand_computed():
 def test_binary_hand_computed_1d_and_2d():
     y = [0, 0, 0, 1]
     p = [0.1, 0.2, 0.6, 0.7]  # probability of class 1
-    # negatives: 2 p^2 = 0.02, 0.08, 0.72 -> mean 0.82 / 3
-    # positive: 2 (1 - 0.7)^2 = 0.18
-    # BBS = (0.82 / 3 + 0.18) / 2 = 0.68 / 3
-    expected = 0.68 / 3
+    # The paper's binary score: per class, the mean of (p_i - y_i)^2
+    # negatives: p^2 = 0.01, 0.04, 0.36 -> mean 0.41 / 3
+    # positive: (1 - 0.7)^2 = 0.09
+    # BBS = (0.41 / 3 + 0.09) / 2 = 0.34 / 3
+    expected = 0.34 / 3
     assert balanced_brier_score(y, p) == pytest.approx(expected)
     P = np.column_stack([1 - np.asarray(p), p])
     assert balanced_brier_score(y, P) == pytest.approx(expected)
+    # Summed over both columns (the multi-class formula): twice that.
+    assert balanced_brier_score(y, P, scale_by_half=False) == pytest.approx(2 * expected)
+    # Three labels: 'auto' never halves.
+    P3 = np.column_stack([P, np.zeros(4)])
+    assert balanced_brier_score(y, P3, labels=[0, 1, 2]) == pytest.approx(2 * expected)
+    assert balanced_brier_score(
+        y, P3, labels=[0, 1, 2], scale_by_half=True
+    ) == pytest.approx(expected)
+
+
+def test_scale_by_half_is_checked():
+    with pytest.raises(ValueError, match="scale_by_half"):
+        balanced_brier_score([0, 1], [0.2, 0.8], scale_by_half="yes")
 
 
 def test_string_labels_sorted_columns():
@@ -74,19 +88,23 @@ def test_string_labels_sorted_columns():
 
 def test_extremes():
     assert balanced_brier_score([0, 1, 1], [0.0, 1.0, 1.0]) == 0.0
-    # perfectly confident and wrong: (1 + 1) per sample
-    assert balanced_brier_score([0, 1, 1], [1.0, 0.0, 0.0]) == 2.0
+    # perfectly confident and wrong: (1 + 1) per sample, halved for binary
+    assert balanced_brier_score([0, 1, 1], [1.0, 0.0, 0.0]) == 1.0
+    assert balanced_brier_score([0, 1, 1], [1.0, 0.0, 0.0], scale_by_half=False) == 2.0
     P = [[1, 0, 0], [0, 0, 1]]
     assert balanced_brier_score([2, 0], P, labels=[0, 1, 2]) == 2.0
 
 
-def test_balanced_binary_is_twice_binary_brier():
-    # With n samples per class, BBS = (1/2)(S_0/n + S_1/n) = (S_0 + S_1)/(2n):
-    # the plain two-column Brier, and each sample's two-column error is
-    # (1-p-(1-y))^2 + (p-y)^2 = 2 (p - y)^2, i.e. twice the binary Brier.
+def test_balanced_binary_equals_binary_brier():
+    # With n samples per class, the two-column sum is (S_0 + S_1)/(2n), and
+    # each sample's two-column error is (1-p-(1-y))^2 + (p-y)^2 = 2 (p - y)^2:
+    # twice the binary Brier; halved ('auto'), the binary Brier itself.
     y = np.array([0, 1, 0, 1, 1, 0])
     p = np.array([0.1, 0.4, 0.7, 0.9, 0.5, 0.3])
-    assert balanced_brier_score(y, p) == pytest.approx(2 * brier_score_loss(y, p))
+    assert balanced_brier_score(y, p) == pytest.approx(brier_score_loss(y, p))
+    assert balanced_brier_score(y, p, scale_by_half=False) == pytest.approx(
+        2 * brier_score_loss(y, p)
+    )
 
 
 def test_balanced_multiclass_equals_multiclass_brier():
@@ -105,9 +123,9 @@ def test_invariant_to_class_sizes():
     P = np.array([[0.6, 0.4], [0.3, 0.7], [0.5, 0.5]])
     y_big = np.concatenate([np.repeat(y[:1], 10), y[1:]])
     P_big = np.concatenate([np.repeat(P[:1], 10, axis=0), P[1:]])
-    # class 0: 0.4^2 * 2 = 0.32; class 1: (0.18 + 0.5) / 2 = 0.34
-    assert balanced_brier_score(y, P) == pytest.approx(0.33)
-    assert balanced_brier_score(y_big, P_big) == pytest.approx(0.33)
+    # class 0: 0.4^2 * 2 = 0.32; class 1: (0.18 + 0.5) / 2 = 0.34; halved
+    assert balanced_brier_score(y, P) == pytest.approx(0.165)
+    assert balanced_brier_score(y_big, P_big) == pytest.approx(0.165)
 
 
 def test_absent_class_skipped_with_labels():
@@ -143,8 +161,8 @@ def test_neg_scorer_sign_and_value():
     est = _Fixed(classes=[0, 1], proba=[[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
     est.fit(None)
     y = [0, 0, 0, 1]
-    # negatives: 2 p^2 = 0.02, 0.08, 0.72; positive: 2 * 0.3^2 = 0.18
-    assert neg_balanced_brier_scorer(est, None, y) == pytest.approx(-0.68 / 3)
+    # negatives: p^2 = 0.01, 0.04, 0.36; positive: 0.3^2 = 0.09 (binary: halved)
+    assert neg_balanced_brier_scorer(est, None, y) == pytest.approx(-0.34 / 3)
 
 
 def test_neg_scorer_fold_missing_class():

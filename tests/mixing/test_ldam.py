@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from skremix import ERMClassifier, RemixClassifier, RSGClassifier
-from skremix.mixing import ldam_logits, ldam_margins, soft_cross_entropy
+from skremix.mixing import ldam_logits, ldam_margins
 from skremix.nn import MLP, NormedLinear
 
 QUICK = dict(max_epochs=3, batch_size=32, lr=1e-2, random_state=0)
@@ -81,10 +81,16 @@ def test_training_loss_is_ldam(fitted_ldam):
         30.0 * (z - m[y][:, None] * F.one_hot(y, 3)), y, reduction="none"
     )
     assert torch.allclose(clf.get_loss(z, y, training=True), (w[y] * per_sample).mean())
-    # Soft targets, as mixing methods pass them.
+    # Soft targets, as mixing methods pass them: one LDAM term per target
+    # class, each with its own margin (the two-term Remix-LDAM loss).
     clf.rebalance_active_ = False
     t = torch.tensor([[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])
-    expected = soft_cross_entropy(ldam_logits(z, t, m), t).mean()
+    terms = [
+        F.cross_entropy(30.0 * (z - m[k] * F.one_hot(torch.tensor([k, k]), 3)),
+                        torch.tensor([k, k]), reduction="none")
+        for k in range(3)
+    ]
+    expected = sum(t[:, k] * terms[k] for k in range(3)).mean()
     assert torch.allclose(clf.get_loss(z, t, training=True), expected)
     # Validation: the scale, no margin.
     assert torch.allclose(clf.get_loss(z, y), F.cross_entropy(30.0 * z, y))
