@@ -137,6 +137,21 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         Any other skorch parameter (``callbacks``, ``warm_start``,
         ``iterator_valid__batch_size``, ...)."""
 
+def _params_doc(**defaults):
+    """The shared parameter docs with a class's own defaults, e.g.
+    ``_params_doc(rebalance="'drw'")`` for a class whose ``rebalance``
+    defaults to ``'drw'``."""
+    doc = _SHARED_PARAMS_DOC
+    for name, value in defaults.items():
+        head, sep, rest = doc.partition(f"\n    {name} : ")
+        if not sep:
+            raise KeyError(name)
+        line, nl, tail = rest.partition("\n")
+        kind = line.rsplit(", default=", 1)[0]
+        doc = f"{head}{sep}{kind}, default={value}{nl}{tail}"
+    return doc
+
+
 _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         The class labels, in the order of the ``predict_proba`` columns.
     class_counts_ : ndarray of shape (n_classes,)

@@ -14,7 +14,7 @@ class ERMClassifier(_ImbalancedNetBase):
     method: input handling, default modules, batches, seeding and the
     re-balancing options. ``rebalance='rw'`` is class re-weighting,
     ``rebalance='drs'`` deferred re-sampling, and ``loss='ldam'`` with
-    ``rebalance='drw'`` (where available) LDAM-DRW.
+    ``rebalance='drw'`` LDAM-DRW.
 
     Parameters
     ----------

@@ -7,7 +7,7 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
 from skremix.datasets import imbalance_kind
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 
@@ -34,20 +34,17 @@ class MFWClassifier(_ImbalancedNetBase):
         long-tailed and 5.0 for step imbalance (1.0 second best); on
         CIFAR-100, 0.2 (long-tailed) and 5.0 (step). 1.0, a uniform ``lam``,
         is within 2.5 points of the best in every CIFAR-10 column.
-    beta : float, default=2.0
+    beta : float or 'auto', default=2.0
         Softness of the class weight ``s`` (Eq. 12). The paper uses 2.0 for
         long-tailed and 0.01 for step imbalance (CIFAR, ResNet-32, 300
-        epochs). skremix defaults to the smooth 2.0: ``s`` then grows
-        gradually with the count on any profile (long-tailed, step, nearly
-        balanced), while 0.01 makes it a hard threshold at the geometric
-        mean of the counts (``s = 0.5`` above, 0 below) that flips on a
-        one-sample difference. On step-imbalanced digits (ratio 10, ConvNet,
-        30 epochs, 3 seeds) 2.0 reached a balanced accuracy of 0.964 and
-        0.01 only 0.914. The price: with 2.0 the minority is weakened too,
-        less than the majority (with two classes, whatever the ratio,
-        ``s`` lies in [0.19, 0.25] for the minority and in [0.31, 0.37] for
-        the majority). Try 0.01 on step imbalance with long training.
-    {_SHARED_PARAMS_DOC}
+        epochs); 'auto' takes the paper's value for the profile of the
+        training counts (:func:`skremix.datasets.imbalance_kind`). The
+        default is 2.0 on every profile: with 0.01, ``s`` is a hard step at
+        the geometric mean of the counts (``s = 0.5`` above, 0 below) that
+        flips on a one-sample difference, and it scored lower on the step
+        settings of the quality matrix. With 2.0 the minority classes are
+        weakened too, less than the majority (see Notes).
+    {_params_doc(rebalance="'drw'")}
 
     Attributes
     ----------
@@ -85,11 +82,23 @@ class MFWClassifier(_ImbalancedNetBase):
     detached): the paper's gradient analysis relies on it. The
     coefficients are drawn on the training device.
 
-    ``mix_layer`` picks the split; the built-in modules default to after
-    their second block (the paper's best placement, after ``layer2`` of
-    ResNet-32); every placement beat ERM in the paper (Table 5). With
-    ``rebalance='drw'`` (and the default ``rebalance_start=0.8``) this is
-    the paper's "MFW w/ DRW". Per-class training accuracy and the
+    Eq. 12 and the paper's text disagree: the text says the weight is
+    about 0.5 for the major and about 0 for the minor classes ("the minor
+    class features will not be weakened"), but Eq. 12 with the paper's
+    ``beta=2.0`` gives, on CIFAR-10-LT counts (5000 ... 50), ``s`` from 0.41
+    down to 0.23: the minority is weakened too, about half as much. Only
+    ``beta=0.01`` gives the 0.5 / 0 of the text (a hard step at the
+    geometric mean). skremix implements Eq. 12 as written.
+
+    ``mix_layer`` picks the split. The paper counts the layers before the
+    first residual stage as group 1 and each stage as a group and weakens
+    after the 2nd group: on the built-in ResNets that is ``layer1``
+    (``default_mix_layers["mfw"]``; Table 5: 78.5 / 80.1 there, 77.1 / 69.8
+    after ``layer2``, every placement above ERM). On the built-in MLP and
+    ConvNet it is after their second block. With the default
+    ``rebalance='drw'`` (and ``rebalance_start=0.8``) this is the paper's
+    "MFW w/ DRW", which beat plain training in the quality matrix where
+    MFW alone did not; ``rebalance=None`` gives the paper's MFW row. Per-class training accuracy and the
     classification ratio (Eq. 13), the paper's diagnostic, are recorded by
     :class:`skremix.callbacks.PerClassTrainingProgress`.
 
@@ -117,8 +126,8 @@ class MFWClassifier(_ImbalancedNetBase):
         "beta": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
     }
 
-    def __init__(self, module=None, *, alpha=1.0, beta=2.0, **kwargs):
-        super().__init__(module, **kwargs)
+    def __init__(self, module=None, *, alpha=1.0, beta=2.0, rebalance="drw", **kwargs):
+        super().__init__(module, rebalance=rebalance, **kwargs)
         self.alpha = alpha
         self.beta = beta
 

@@ -7,7 +7,7 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
 from skremix.callbacks import call_epoch
 from skremix.datasets import imbalance_kind
 from skremix.mixing import resolve_layer, transform_output_at
@@ -70,7 +70,7 @@ class RSGClassifier(_ImbalancedNetBase):
         The paper ties it to the LR decay to 0.001 (epoch 160 of 200 on
         CIFAR), the same point as the deferred re-balancing of
         ``rebalance='drw'`` with the default ``rebalance_start=0.8``.
-    {_SHARED_PARAMS_DOC}
+    {_params_doc(rebalance="'drw'")}
         ``rsg__*`` parameters go to the RSG module: ``rsg__contrastive_channels``
         (default ``min(256, channels at mix_layer)``: the paper's 256 on wide
         features, no wider than the features on small networks, where 256
@@ -118,8 +118,10 @@ class RSGClassifier(_ImbalancedNetBase):
     rare samples generates nothing; the MV norms are per spatial position
     over channels; nothing is tied to CUDA. Vector features (an MLP layer)
     are treated as ``(D, 1, 1)`` maps, so RSG also works on tabular data.
-    With ``loss='ldam', rebalance='drw'`` this is LDAM-DRW-RSG, the paper's
-    best configuration.
+    With the default ``rebalance='drw'`` this is RSG with deferred
+    re-weighting (which beat plain training in the quality matrix); with
+    ``loss='ldam'`` it is LDAM-DRW-RSG, the paper's best configuration;
+    ``rebalance=None`` is RSG alone.
 
     References
     ----------
@@ -176,9 +178,10 @@ class RSGClassifier(_ImbalancedNetBase):
         lambda_cesc=0.1,
         lambda_mv=0.01,
         generate_from=0.8,
+        rebalance="drw",
         **kwargs,
     ):
-        super().__init__(module, **kwargs)
+        super().__init__(module, rebalance=rebalance, **kwargs)
         self.n_centers = n_centers
         self.frequent_ratio = frequent_ratio
         self.transfer_strength = transfer_strength

@@ -289,3 +289,23 @@ def test_rsg_generation_starts_per_call():
     clf.partial_fit(X, y)
     generated = [sum(n) for n in clf.history[:, "batches", :, "rsg_generated"]]
     assert generated[2] == 0 and generated[3] > 0
+
+
+# ------------------------------------------------------------ the defaults
+
+
+def test_method_defaults_from_the_quality_matrix():
+    X, y = _profile_data("long_tailed")
+    # ERM is plain skorch training: constant rate, no re-balancing.
+    erm = ERMClassifier(max_epochs=5, random_state=0).fit(X, y)
+    assert erm.history[:, "rebalance"] == [False] * 5
+    assert "lr" not in erm.history[-1]
+    # Remix, MFW and RSG: deferred re-weighting over the last 20% of epochs.
+    for cls in (RemixClassifier, MFWClassifier, RSGClassifier):
+        clf = cls(max_epochs=5, random_state=0).fit(X, y)
+        assert clf.history[:, "rebalance"] == [False] * 4 + [True], cls
+    assert RemixClassifier().alpha == 0.4
+    # ReMix: the step schedule, no re-weighting.
+    remix = ReMixClassifier(lr=0.01, max_epochs=10, random_state=0).fit(X, y)
+    assert remix.history[:, "lr"] == pytest.approx([0.01] * 8 + [0.001, 0.0001])
+    assert remix.history[:, "rebalance"] == [False] * 10

@@ -63,7 +63,7 @@ accuracy and g-mean per method; needs matplotlib).
 examples:
   skremix-bench --quick
   skremix-bench --dataset wine --imbalance long_tailed --ratio 5 --eval cv
-  skremix-bench --data my.npz --imbalance none --methods erm,remix_drw,mfw
+  skremix-bench --data my.npz --imbalance none --methods erm,remix,mfw
   skremix-bench --data my.csv --label-column target --device cuda
 """
 
@@ -186,10 +186,10 @@ def build_parser():
     training.add_argument(
         "--lr-schedule",
         choices=("constant", "step", "cosine"),
-        default="constant",
-        help="learning-rate schedule of every method: constant (skremix's and "
-        "skorch's default), step (x0.1 at 80%% and x0.01 at 90%% of the epochs, "
-        "the papers' decays) or cosine (anneals to zero over the epochs)",
+        default=None,
+        help="one learning-rate schedule for every method: constant, step (x0.1 "
+        "at 80%% and x0.01 at 90%% of the epochs, the papers' decays) or cosine "
+        "(default: each classifier's own default, constant for the plain skorch net)",
     )
     training.add_argument(
         "--device",
@@ -287,7 +287,6 @@ def _make(data, args, device, name, **overrides):
         lr=args.lr,
         lr_schedule=args.lr_schedule,
         device=device,
-        imbalance=args.imbalance,
     )
     return make_estimator(name, **{**kwargs, **overrides})
 
@@ -407,7 +406,7 @@ def _run(args, out_dir):
 
     print(
         f"budget: {args.epochs} epochs, batch size {args.batch_size}, AdamW lr "
-        f"{args.lr:g} ({args.lr_schedule}), device {device} ({torch.get_num_threads()} CPU thread(s)); "
+        f"{args.lr:g} ({args.lr_schedule or 'each method: its default schedule'}), device {device} ({torch.get_num_threads()} CPU thread(s)); "
         f"methods: {', '.join(methods)}"
     )
     for name, reason in skipped.items():

@@ -108,7 +108,6 @@ class _Method:
     classifier: str | None  # skremix class it needs; None: plain skorch
     params: dict = field(default_factory=dict)
     sampler: str | None = None  # 'ros' / 'rus' / 'smote'
-    profile_params: str | None = None  # 'rsg': paper settings per profile
 
 
 _METHODS = [
@@ -143,20 +142,26 @@ _METHODS = [
     ),
     _Method(
         "mixup",
-        "input Mixup: RemixClassifier(tau=0)",
+        "input Mixup: RemixClassifier(tau=0, alpha=1, rebalance=None)",
         "RemixClassifier",
-        {"tau": 0.0},
+        {"tau": 0.0, "alpha": 1.0, "rebalance": None},
     ),
     _Method(
         "remix",
-        "Remix, Rebalanced Mixup (kappa=3, tau=0.5)",
+        "RemixClassifier() at its defaults: Remix-DRW with alpha=0.4",
         "RemixClassifier",
     ),
     _Method(
-        "remix_drw",
-        "Remix + deferred re-weighting from 80% of the epochs",
+        "remix_plain",
+        "the paper's Remix row: alpha=1, no deferred re-weighting",
         "RemixClassifier",
-        {"rebalance": "drw"},
+        {"alpha": 1.0, "rebalance": None},
+    ),
+    _Method(
+        "remix_drw",
+        "the paper's Remix-DRW row: alpha=1, DRW from 80% of the epochs",
+        "RemixClassifier",
+        {"alpha": 1.0, "rebalance": "drw"},
     ),
     _Method(
         "remix_drs",
@@ -166,31 +171,30 @@ _METHODS = [
     ),
     _Method(
         "remix_ldam_drw",
-        "Remix with the LDAM loss + deferred re-weighting",
+        "Remix with the two-term LDAM loss + deferred re-weighting",
         "RemixClassifier",
         {"loss": "ldam", "rebalance": "drw"},
     ),
     _Method(
         "remix_sampling",
-        "ReMix, Resampling MixUp: class-balanced batches + mixup (alpha=0.3)",
+        "ReMixClassifier() at its defaults: global balance, alpha=0.3, step LR",
         "ReMixClassifier",
     ),
     _Method(
         "mfw",
-        "MFW, Major Feature Weakening at the module's mix layer",
+        "MFWClassifier() at its defaults: MFW w/ DRW at the module's mix layer",
         "MFWClassifier",
     ),
     _Method(
-        "mfw_drw",
-        "MFW + deferred re-weighting from 80% of the epochs",
+        "mfw_plain",
+        "MFW without deferred re-weighting (the paper's MFW row)",
         "MFWClassifier",
-        {"rebalance": "drw"},
+        {"rebalance": None},
     ),
     _Method(
         "rsg",
-        "RSG, Rare-class Sample Generator at the module's mix layer",
+        "RSGClassifier() at its defaults: RSG + DRW, the paper's settings per profile",
         "RSGClassifier",
-        profile_params="rsg",
     ),
     _Method(
         "ldam_drw",
@@ -203,21 +207,9 @@ _METHODS = [
         "RSG with the LDAM loss + deferred re-weighting (LDAM-DRW-RSG)",
         "RSGClassifier",
         {"loss": "ldam", "rebalance": "drw"},
-        profile_params="rsg",
     ),
 ]
 _BY_NAME = {m.name: m for m in _METHODS}
-
-# The papers' settings per imbalance profile (METHODS.md); 'none' keeps the
-# classes' defaults. MFW keeps its default beta=2.0 on both profiles: the
-# paper's step setting beta=0.01 scored below plain training on step-imbalanced
-# digits (benchmarks/bench_issue3.py: 0.914 vs 0.964 balanced accuracy).
-_PROFILE_PARAMS = {
-    "rsg": {
-        "step": {"frequent_ratio": 0.5, "transfer_strength": 0.01},
-        "long_tailed": {"frequent_ratio": 0.2, "transfer_strength": 1.0},
-    },
-}
 
 
 def _skremix_class(name: str | None):
@@ -291,7 +283,7 @@ def method_info(name: str) -> dict[str, Any]:
     >>> from skremix.bench import method_info
     >>> info = method_info("remix_drw")
     >>> info["classifier"], info["params"]
-    ('RemixClassifier', {'rebalance': 'drw'})
+    ('RemixClassifier', {'alpha': 1.0, 'rebalance': 'drw'})
     >>> method_info("erm")["classifier"]
     'skorch.NeuralNetClassifier'
     """
@@ -375,10 +367,9 @@ def make_estimator(
     max_epochs: int = 30,
     batch_size: int = 64,
     lr: float = 1e-3,
-    lr_schedule: str = "constant",
+    lr_schedule: str | None = None,
     device: str = "cpu",
     random_state: int | None = 0,
-    imbalance: str = "step",
     min_class_count: int | None = None,
 ) -> Pipeline:
     """Build the pipeline that the benchmark fits for one method.
@@ -395,18 +386,16 @@ def make_estimator(
     max_epochs, batch_size, lr, device
         The shared training budget; the optimizer is always AdamW and the
         network the skremix default module for ``input_shape``.
-    lr_schedule : {"constant", "step", "cosine"}, default="constant"
+    lr_schedule : {"constant", "step", "cosine"} or None, default=None
         Learning-rate schedule of every method (skremix's ``lr_schedule``);
-        the plain skorch net gets skorch's ``LRScheduler`` with
+        None keeps each classifier's default (constant, and step for
+        ``ReMixClassifier``) and a constant rate for the plain skorch net.
+        The plain skorch net gets skorch's ``LRScheduler`` with
         ``MultiStepLR`` ("step") or ``CosineAnnealingLR`` ("cosine"), the
         same per-epoch rates.
     random_state : int or None, default=0
         Seed of the sampler and of the skremix classifier. The plain skorch
         net has no seed parameter: the benchmark seeds torch around its fit.
-    imbalance : {"step", "long_tailed", "none"}, default="step"
-        Selects the papers' per-profile settings of RSG
-        (``frequent_ratio``, ``transfer_strength``); "none" keeps the
-        classes' defaults. MFW keeps its default ``beta=2.0``.
     min_class_count : int or None, default=None
         Smallest training class count; SMOTE's ``k_neighbors`` is lowered
         to ``min_class_count - 1`` when that is below 5.
@@ -477,10 +466,8 @@ def make_estimator(
         if cls is None:
             raise ImportError(f"skremix.{method.classifier} is not available")
         params = dict(method.params)
-        if "lr_schedule" in cls().get_params(deep=False):
+        if lr_schedule is not None:
             params["lr_schedule"] = lr_schedule
-        if method.profile_params is not None:
-            params.update(_PROFILE_PARAMS[method.profile_params].get(imbalance, {}))
         net = cls(
             optimizer=torch.optim.AdamW,
             lr=lr,
