@@ -175,12 +175,14 @@ COLUMNS = {
     "rw": ("ERMClassifier", {"rebalance": "rw"}, "ERMClassifier(rebalance='rw')"),
     "drw": ("ERMClassifier", {"rebalance": "drw"}, "ERMClassifier(rebalance='drw')"),
     "ldam_drw": ("ERMClassifier", {"loss": "ldam", "rebalance": "drw"}, "LDAM-DRW"),
-    "remix": ("RemixClassifier", {}, "RemixClassifier()"),
-    "remix_drw": ("RemixClassifier", {"rebalance": "drw"}, "Remix-DRW"),
-    "remix_sampling": ("ReMixClassifier", {}, "ReMixClassifier()"),
-    "mfw": ("MFWClassifier", {}, "MFWClassifier()"),
-    "mfw_drw": ("MFWClassifier", {"rebalance": "drw"}, "MFW w/ DRW"),
-    "rsg": ("RSGClassifier", {}, "RSGClassifier()"),
+    "remix": ("RemixClassifier", {}, "RemixClassifier() (Remix-DRW, alpha 0.4)"),
+    "remix_plain": ("RemixClassifier", {"rebalance": None, "alpha": 1.0},
+                    "RemixClassifier(rebalance=None, alpha=1): the paper's Remix row"),
+    "remix_sampling": ("ReMixClassifier", {}, "ReMixClassifier() (global balance, step LR)"),
+    "remix_sampling_paper": ("ReMixClassifier", {"balance": "within_batch"},
+                             "ReMixClassifier(balance='within_batch'): Algorithm 1"),
+    "mfw": ("MFWClassifier", {}, "MFWClassifier() (MFW w/ DRW)"),
+    "rsg": ("RSGClassifier", {}, "RSGClassifier() (RSG-DRW, profile settings)"),
     "hgb": ("hgb", {}, "HistGradientBoostingClassifier(class_weight='balanced')"),
     "brf": ("brf", {}, "imblearn BalancedRandomForestClassifier"),
 }
@@ -294,7 +296,11 @@ def fit_one(setting, budget, seed, spec):
             pred = est.predict(X_te)
             bacc = 100 * balanced_accuracy_score(y_te, pred)
             gm = 100 * geometric_mean_score(y_te, pred, average="multiclass")
-        except FloatingPointError:
+        except (ValueError, FloatingPointError) as exc:
+            # A column that cannot run here (SMOTE with a one-sample class)
+            # or a diverged fit: recorded as missing, the run goes on.
+            print(f"{setting} {budget} {seed} {spec}: {type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
             bacc = gm = float("nan")
     return {
         "setting": setting, "budget": budget, "seed": seed, "column": spec,
@@ -374,10 +380,13 @@ def cells(rows, reference="erm_skorch"):
     out = []
     for (setting, budget, column), scores in sorted(by.items()):
         ref = by.get((setting, budget, reference), {})
-        seeds = sorted(set(scores) & set(ref))
-        mean = float(np.mean([scores[s] for s in scores]))
+        seeds = sorted(
+            s for s in set(scores) & set(ref)
+            if math.isfinite(scores[s]) and math.isfinite(ref[s])
+        )
         if not seeds:
-            continue
+            continue  # e.g. SMOTE where a class has a single sample
+        mean = float(np.mean([scores[s] for s in seeds]))
         d = np.array([scores[s] - ref[s] for s in seeds])
         n = len(d)
         half = _t95(n) * d.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
@@ -451,10 +460,60 @@ def report(args):
             f"{(np.mean(conf) if conf else float('nan')):>+10.2f}")
     text = "\n".join(lines)
     (out / "table.txt").write_text(text + "\n")
-    print(text)
+    compact = compact_tables(cs, settings, budgets, columns)
+    (out / "compact.txt").write_text(compact + "\n")
+    print(compact)
     if args.plot:
         _heatmap(cs, settings, budgets, [c for c in columns if c != "erm_skorch"],
                  out / "heatmap.png")
+
+
+SHORT = {
+    "mc10_lt50": "mcLT50", "mc10_step20": "mcST20", "digits_step10": "dgST10",
+    "digits16_noisy_lt50": "ndLT50", "mc20_lt100_hard": "mc20LT",
+    "mc10_step10_noisy": "mcNOIS", "breast_cancer_5pct": "bc5%", "wine_lt10": "wine",
+    "mc10_step20_maps": "maps", "digits_lt100": "dgLT100",
+    "digits16_noisy_step20": "ndST20",
+}
+
+
+def compact_tables(cs, settings, budgets, columns):
+    """One narrow table per budget: the mean paired gain per cell, '+' / '-'
+    where the 95% interval excludes 0, and the mean over all, tune and
+    confirm settings."""
+    look = {(c["setting"], c["budget"], c["column"]): c for c in cs}
+    lines = []
+    for budget in budgets:
+        seeds = sorted({c["n_seeds"] for c in cs if c["budget"] == budget})
+        lines.append(f"{budget} epochs ({'/'.join(map(str, seeds))} seeds): "
+                     "gain over erm_skorch in points of balanced accuracy")
+        lines.append(f"{'':21}" + "".join(f"{SHORT.get(s, s[:8]):>8}" for s in settings)
+                     + "    mean  tune  conf")
+        ref = {c["setting"]: c["ref_bacc"] for c in cs if c["budget"] == budget}
+        lines.append(f"{'erm_skorch (bal.acc)':21}"
+                     + "".join(f"{ref.get(s, float('nan')):>8.1f}" for s in settings))
+        for col in columns:
+            if col == "erm_skorch":
+                continue
+            line, every, tune, conf = f"{col[:21]:21}", [], [], []
+            for s in settings:
+                c = look.get((s, budget, col))
+                if c is None:
+                    line += f"{'-':>8}"
+                    continue
+                flag = "+" if c["lo"] > 0 else ("-" if c["hi"] < 0 else " ")
+                line += f"{c['gain']:>+7.1f}{flag}"
+                every.append(c["gain"])
+                (tune if SETTINGS[s].group == "tune" else conf).append(c["gain"])
+            if not every:
+                continue
+            line += "".join(
+                f"{(np.mean(v) if v else float('nan')):>+{w}.{d}f}"
+                for v, w, d in ((every, 8, 2), (tune, 6, 1), (conf, 6, 1))
+            )
+            lines.append(line)
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _heatmap(cs, settings, budgets, columns, path):
