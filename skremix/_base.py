@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet, NeuralNetClassifier
+from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset as SkorchDataset
 from skorch.dataset import get_len, unpack_data
@@ -546,7 +546,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         with self._seeded():
             if not self.warm_start or not self.initialized_:
                 self.initialize()
-            self._run_training(X, y, "fit", fit_params)
+            self._run_training(X, y, fit_params)
         return self
 
     def partial_fit(self, X, y, classes=None, **fit_params):
@@ -574,14 +574,23 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         with self._seeded():
             if not self.initialized_:
                 self.initialize()
-            self._run_training(X, y, "partial_fit", fit_params)
+            self._run_training(X, y, fit_params)
         return self
 
-    def _run_training(self, X, y, routing_method, fit_params):
+    def _run_training(self, X, y, fit_params):
+        """The body of skorch's ``NeuralNet.partial_fit`` (skorch 1.4), through
+        public API only: ``on_train_begin``, ``fit_loop`` (a
+        ``KeyboardInterrupt`` ends training early and keeps the net, as in
+        skorch), ``on_train_end``. The module is initialised by the caller."""
         # Schedules count epochs from the start of this call (call_epoch).
         self.call_start_epoch_ = len(self.history)
         try:
-            NeuralNet.partial_fit(self, X, y, _routing_method=routing_method, **fit_params)
+            self.notify("on_train_begin", X=X, y=y)
+            try:
+                self.fit_loop(X, y, **fit_params)
+            except KeyboardInterrupt:
+                pass
+            self.notify("on_train_end", X=X, y=y)
         finally:
             self.__dict__.pop("train_cache_", None)
             self.__dict__.pop("rng_", None)

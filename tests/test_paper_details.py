@@ -101,7 +101,8 @@ def test_remix_ldam_training_loss_is_the_two_term_form():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 4)).astype(np.float32)
     y = np.array([0] * 90 + [1] * 30)
-    clf = RemixClassifier(loss="ldam", max_epochs=1, random_state=0).fit(X, y)
+    clf = RemixClassifier(loss="ldam", rebalance=None, max_epochs=1, random_state=0)
+    clf.fit(X, y)
     logits = torch.tensor([[0.3, -0.2], [0.1, 0.4]])
     targets = torch.tensor([[0.25, 0.75], [1.0, 0.0]])
     # margins 0.5 * (N_c / N_min)**-0.25 with N = 90, 30

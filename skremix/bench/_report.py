@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-__all__ = ["summarize", "format_table"]
+__all__ = ["summarize", "paired_gains", "format_table"]
 
 #: Per-run metrics: CSV column -> table header. Greater is better except for
 #: the balanced Brier score and the fit time.
@@ -133,13 +133,87 @@ def summarize(rows, methods):
     return summary
 
 
+def paired_gains(rows, methods, reference="erm", metric="balanced_accuracy"):
+    """Paired difference of each method to ``reference``, with a 95% interval.
+
+    Runs are paired by (seed, fold): the same split, so the difference
+    removes the split's share of the noise. The interval is Student's t on
+    the paired differences; a method whose interval excludes 0 differs from
+    the reference beyond seed noise.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As for :func:`summarize`.
+    methods : list of str
+        Methods in table order.
+    reference : str, default="erm"
+        The method every other is compared with.
+    metric : str, default="balanced_accuracy"
+
+    Returns
+    -------
+    gains : dict
+        ``{method: {"n": int, "mean": float, "lo": float, "hi": float,
+        "significant": bool}}`` for every method but the reference that
+        shares at least one run with it; bounds are NaN with one pair.
+
+    Examples
+    --------
+    >>> from skremix.bench._report import paired_gains
+    >>> rows = [{"method": m, "seed": s, "fold": None, "status": "ok",
+    ...          "balanced_accuracy": a}
+    ...         for m, s, a in [("erm", 0, 0.80), ("erm", 1, 0.70), ("erm", 2, 0.75),
+    ...                         ("x", 0, 0.85), ("x", 1, 0.76), ("x", 2, 0.79)]]
+    >>> g = paired_gains(rows, ["erm", "x"])["x"]
+    >>> round(g["mean"], 3), g["significant"]  # differences 0.05, 0.06, 0.04
+    (0.05, True)
+    """
+    from scipy import stats
+
+    def by_key(method):
+        return {
+            (r["seed"], r.get("fold")): r[metric]
+            for r in rows
+            if r["method"] == method
+            and r["status"] == "ok"
+            and r.get(metric) is not None
+            and math.isfinite(r[metric])
+        }
+
+    ref = by_key(reference)
+    gains = {}
+    for method in methods:
+        if method == reference:
+            continue
+        mine = by_key(method)
+        keys = sorted(set(mine) & set(ref), key=str)
+        if not keys:
+            continue
+        d = np.array([mine[k] - ref[k] for k in keys])
+        n = len(d)
+        if n > 1:
+            half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n))
+        else:
+            half = float("nan")
+        lo, hi = float(d.mean() - half), float(d.mean() + half)
+        gains[method] = {
+            "n": n,
+            "mean": float(d.mean()),
+            "lo": lo,
+            "hi": hi,
+            "significant": bool(n > 1 and (lo > 0 or hi < 0)),
+        }
+    return gains
+
+
 def _cell(stats, digits):
     if not math.isfinite(stats["mean"]):
         return "-"
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def format_table(summary, unit="seeds"):
+def format_table(summary, unit="seeds", gains=None, reference="erm"):
     """The results table as aligned plain text.
 
     Parameters
@@ -148,6 +222,12 @@ def format_table(summary, unit="seeds"):
         The output of :func:`summarize`.
     unit : str, default="seeds"
         What the runs are ("seeds", "folds"), for the header line.
+    gains : dict or None, default=None
+        The output of :func:`paired_gains`: adds a column with each
+        method's paired balanced-accuracy difference to ``reference`` and
+        its 95% interval, ``*`` where the interval excludes 0.
+    reference : str, default="erm"
+        Name of the reference method, for the column header.
 
     Returns
     -------
@@ -165,6 +245,8 @@ def format_table(summary, unit="seeds"):
     erm     0.900 ± 0.000  0.890 ± 0.000  0.900 ± 0.000  0.150 ± 0.000  2.0 ± 0.0    1
     """
     header = ["method", *METRICS.values(), "runs"]
+    if gains is not None:
+        header.append(f"vs {reference} (95% CI)")
     lines = []
     for method, entry in summary.items():
         cells = [method]
@@ -174,6 +256,15 @@ def format_table(summary, unit="seeds"):
         if entry["n_failed"]:
             runs += f" ({entry['n_failed']} failed)"
         cells.append(runs)
+        if gains is not None:
+            g = gains.get(method)
+            if g is None:
+                cells.append("-")
+            elif not math.isfinite(g["lo"]):
+                cells.append(f"{g['mean']:+.3f}")
+            else:
+                flag = " *" if g["significant"] else ""
+                cells.append(f"{g['mean']:+.3f} [{g['lo']:+.3f}, {g['hi']:+.3f}]{flag}")
         lines.append(cells)
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     out = []

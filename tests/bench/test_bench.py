@@ -307,3 +307,38 @@ def test_python_dash_m_skremix_runs_the_bench():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == "erm"
+
+
+def test_paired_interval_against_erm(npz_tabular, tmp_path, capsys):
+    out = tmp_path / "paired"
+    args = ["--data", str(npz_tabular), "--methods", "erm,rw", "--ratio", "3"]
+    tiny = [a if a != "1" or i != 3 else "2" for i, a in enumerate(TINY)]  # 2 seeds
+    assert tiny[2:4] == ["--seeds", "2"]
+    code = main(args + tiny + ["--out", str(out), "--no-plot"])
+    assert code == 0
+    rows, summary = _read(out)
+    acc = {(r["method"], int(r["seed"])): float(r["balanced_accuracy"]) for r in rows}
+    diffs = [acc[("rw", s)] - acc[("erm", s)] for s in (0, 1)]
+    paired = summary["paired_vs_erm"]["rw"]
+    assert paired["n"] == 2
+    assert paired["mean"] == pytest.approx(np.mean(diffs), abs=1e-5)
+    # t(0.975, 1) = 12.706; half-width 12.706 * sd / sqrt(2)
+    half = 12.706 * np.std(diffs, ddof=1) / np.sqrt(2)
+    assert paired["hi"] - paired["lo"] == pytest.approx(2 * half, rel=1e-3, abs=1e-5)
+    assert "vs erm (95% CI)" in capsys.readouterr().out
+
+
+def test_default_data_is_noisy_digits_long_tailed(tmp_path):
+    out = tmp_path / "default"
+    code = main(["--methods", "erm"] + TINY + ["--out", str(out), "--no-plot"])
+    assert code == 0
+    _, summary = _read(out)
+    assert summary["data"]["name"] == "digits_noisy"
+    assert summary["data"]["input_shape"] == [1, 16, 16]
+    assert summary["config"]["imbalance"] == "long_tailed"
+    assert summary["config"]["ratio"] == 50
+    # 44 test images per class (a quarter of the smallest class, 174) leave
+    # 130 in the smallest: the long-tailed profile from 130 down to 130 / 50
+    assert summary["data"]["train_counts_first_split"] == [
+        130, 84, 54, 35, 22, 14, 9, 6, 4, 2
+    ]

@@ -281,3 +281,30 @@ def test_load_breast_cancer_imbalanced_is_subset_and_seeded():
 def test_load_breast_cancer_imbalanced_errors(fraction):
     with pytest.raises(ValueError, match="minority_fraction"):
         load_breast_cancer_imbalanced(fraction)
+
+
+def test_make_noisy_digits():
+    from skremix.datasets import load_digits_images, make_noisy_digits
+
+    X, y = make_noisy_digits(random_state=0)
+    assert X.shape == (1797, 1, 16, 16) and X.dtype == np.float32
+    np.testing.assert_array_equal(y, load_digits_images()[1])
+    X2, _ = make_noisy_digits(random_state=0)
+    np.testing.assert_array_equal(X, X2)  # deterministic
+    assert not np.array_equal(X, make_noisy_digits(random_state=1)[0])
+    # Without noise, each image is zero outside one 12x12 window whose
+    # content sums like the upscaled digit (bilinear keeps the mean).
+    clean, _ = make_noisy_digits(noise=0.0, random_state=0)
+    digits = load_digits_images()[0]
+    for i in range(5):
+        rows = np.flatnonzero(clean[i, 0].any(axis=1))
+        cols = np.flatnonzero(clean[i, 0].any(axis=0))
+        assert rows[-1] - rows[0] < 12 and cols[-1] - cols[0] < 12
+        assert clean[i].mean() * 256 / 144 == pytest.approx(digits[i].mean(), rel=0.05)
+    # The noise has the requested spread (pixels outside the digit).
+    corner = X[:, 0, :2, :2]
+    with pytest.raises(ValueError, match="size"):
+        make_noisy_digits(size=20)
+    with pytest.raises(ValueError, match="noise"):
+        make_noisy_digits(noise=-1)
+    assert 0.2 < np.median(np.abs(corner)) / 0.6745 < 0.3
