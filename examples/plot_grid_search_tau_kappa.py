@@ -66,7 +66,14 @@ print("class counts:", np.bincount(y))
 pipe = Pipeline(
     [
         ("scale", StandardScaler()),
-        ("remix", RemixClassifier(max_epochs=15, lr=3e-3, random_state=0)),
+        # The paper's plain Remix (alpha=1, no deferred re-weighting), so that
+        # tau=0 is plain Mixup; RemixClassifier() adds DRW and uses alpha=0.4.
+        (
+            "remix",
+            RemixClassifier(
+                alpha=1.0, rebalance=None, max_epochs=15, lr=3e-3, random_state=0
+            ),
+        ),
     ]
 )
 taus = [0.0, 0.25, 0.5, 0.75, 1.0]

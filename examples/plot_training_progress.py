@@ -84,6 +84,7 @@ mfw = MFWClassifier(
     ConvNet,  # weakens the output of ``block2`` (the module's default_mix_layer)
     alpha=1.0,
     beta=2.0,  # the defaults; the paper uses beta=0.01 for step imbalance
+    rebalance=None,  # MFW alone (the default adds DRW over the last 20% of epochs)
     lr=LR,
     max_epochs=EPOCHS,
     batch_size=BATCH,
