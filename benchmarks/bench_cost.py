@@ -129,24 +129,38 @@ def run_case(case, args, rng):
         module_cls, module_kw = ResNet32, dict(in_channels=3, n_classes=10)
     X, y = make_data(case, n, rng)
     lr = 1e-3
-    common = dict(max_epochs=epochs, batch_size=batch_size, lr=lr,
-                  optimizer=torch.optim.AdamW, device=device)
-    skremix_common = dict(module=module_cls, lr_schedule="constant", random_state=0, **common)
+    common = dict(
+        max_epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=torch.optim.AdamW,
+        device=device,
+    )
+    skremix_common = dict(
+        module=module_cls, lr_schedule="constant", random_state=0, **common
+    )
 
     def skorch_erm():
         return NeuralNetClassifier(
-            module_cls, **{f"module__{k}": v for k, v in module_kw.items()},
-            criterion=torch.nn.CrossEntropyLoss, train_split=None,
-            iterator_train__shuffle=True, verbose=0, **common,
+            module_cls,
+            **{f"module__{k}": v for k, v in module_kw.items()},
+            criterion=torch.nn.CrossEntropyLoss,
+            train_split=None,
+            iterator_train__shuffle=True,
+            verbose=0,
+            **common,
         ).fit(X, y)
 
     methods = {
-        "hand loop": lambda: hand_loop(lambda: module_cls(**module_kw), X, y, epochs,
-                                       batch_size, lr, device),
+        "hand loop": lambda: hand_loop(
+            lambda: module_cls(**module_kw), X, y, epochs, batch_size, lr, device
+        ),
         "skorch ERM": skorch_erm,
         "skremix ERM": lambda: ERMClassifier(**skremix_common).fit(X, y),
         "Remix": lambda: RemixClassifier(**skremix_common).fit(X, y),
-        "Remix manifold": lambda: RemixClassifier(mix="manifold", **skremix_common).fit(X, y),
+        "Remix manifold": lambda: RemixClassifier(mix="manifold", **skremix_common).fit(
+            X, y
+        ),
         "ReMix": lambda: ReMixClassifier(**skremix_common).fit(X, y),
         "MFW": lambda: MFWClassifier(**skremix_common).fit(X, y),
         # RSG has two phases with different work: before generate_from the
@@ -154,12 +168,16 @@ def run_case(case, args, rng):
         # are generated and appended (the batch grows) and the contrastive
         # module only scores them. Each is timed over the whole fit.
         "RSG contrastive": lambda: RSGClassifier(
-            generate_from=epochs, **skremix_common).fit(X, y),
-        "RSG generating": lambda: RSGClassifier(generate_from=0, **skremix_common).fit(X, y),
+            generate_from=epochs, **skremix_common
+        ).fit(X, y),
+        "RSG generating": lambda: RSGClassifier(generate_from=0, **skremix_common).fit(
+            X, y
+        ),
         # The same ERM with torch's fused AdamW kernel (optimizer__fused=True):
         # an option of every classifier, not a default (see the README).
         "ERM fused AdamW": lambda: ERMClassifier(
-            optimizer__fused=True, **skremix_common).fit(X, y),
+            optimizer__fused=True, **skremix_common
+        ).fit(X, y),
     }
     if case == "image":  # the speed options of every classifier
         if torch.device(device).type != "cpu" or args.bf16_on_cpu:
@@ -167,9 +185,11 @@ def run_case(case, args, rng):
             # 2-core machine (results/cost/cpu_with_bf16.txt), and the slowest
             # row would set the length of the whole run.
             methods["ERM bf16"] = lambda: ERMClassifier(
-                precision="bf16", **skremix_common).fit(X, y)
+                precision="bf16", **skremix_common
+            ).fit(X, y)
         methods["ERM channels-last"] = lambda: ERMClassifier(
-            channels_last=True, **skremix_common).fit(X, y)
+            channels_last=True, **skremix_common
+        ).fit(X, y)
     if args.methods:
         keep = {"hand loop", "skorch ERM", *args.methods.split(",")}
         methods = {k: v for k, v in methods.items() if k in keep}
@@ -193,19 +213,29 @@ def run_case(case, args, rng):
             memory[name].append(mem.mib)
 
     med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"\n== {case}: X {X.shape}, {epochs} epoch(s), batch {batch_size}, "
-          f"{module_cls.__name__}, device {device}, median of {repeats} ==")
-    print(f"{'method':<18s} {'fit s':>8s} {'/ skorch ERM':>13s} {'/ hand loop':>12s} "
-          f"{'peak mem MiB':>13s}")
+    print(
+        f"\n== {case}: X {X.shape}, {epochs} epoch(s), batch {batch_size}, "
+        f"{module_cls.__name__}, device {device}, median of {repeats} =="
+    )
+    print(
+        f"{'method':<18s} {'fit s':>8s} {'/ skorch ERM':>13s} {'/ hand loop':>12s} "
+        f"{'peak mem MiB':>13s}"
+    )
     rows = []
     for name in methods:
-        row = dict(case=case, method=name, fit_s=med[name],
-                   vs_skorch=med[name] / med["skorch ERM"],
-                   vs_hand=med[name] / med["hand loop"],
-                   peak_mib=max(memory[name]))
+        row = dict(
+            case=case,
+            method=name,
+            fit_s=med[name],
+            vs_skorch=med[name] / med["skorch ERM"],
+            vs_hand=med[name] / med["hand loop"],
+            peak_mib=max(memory[name]),
+        )
         rows.append(row)
-        print(f"{name:<18s} {row['fit_s']:8.2f} {row['vs_skorch']:13.2f} "
-              f"{row['vs_hand']:12.2f} {row['peak_mib']:13.1f}")
+        print(
+            f"{name:<18s} {row['fit_s']:8.2f} {row['vs_skorch']:13.2f} "
+            f"{row['vs_hand']:12.2f} {row['peak_mib']:13.1f}"
+        )
 
     # predict throughput on the training set, skorch vs skremix (same module kind)
     for name in ("skorch ERM", "skremix ERM", "RSG generating"):
@@ -233,32 +263,54 @@ def predict_million(est, device):
         dt = time.perf_counter() - t0
     peak = before + mem.mib
     input_mib = X.nbytes / 2**20
-    print(f"\npredict_proba on 1M x 64 rows: {dt:.1f}s ({n / dt:.0f} rows/s); process RSS "
-          f"{before:.0f} MiB before, peak {peak:.0f} MiB (input {input_mib:.0f} MiB, "
-          f"output {proba.nbytes / 2**20:.0f} MiB)")
-    return dict(case="predict_1M", seconds=dt, rss_before_mib=before, rss_peak_mib=peak,
-                input_mib=input_mib, output_mib=proba.nbytes / 2**20)
+    print(
+        f"\npredict_proba on 1M x 64 rows: {dt:.1f}s ({n / dt:.0f} rows/s); process RSS "
+        f"{before:.0f} MiB before, peak {peak:.0f} MiB (input {input_mib:.0f} MiB, "
+        f"output {proba.nbytes / 2**20:.0f} MiB)"
+    )
+    return dict(
+        case="predict_1M",
+        seconds=dt,
+        rss_before_mib=before,
+        rss_peak_mib=peak,
+        input_mib=input_mib,
+        output_mib=proba.nbytes / 2**20,
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="image-case repeats")
-    parser.add_argument("--tabular-repeats", type=int, default=9,
-                        help="tabular-case repeats (a fit takes about a second: "
-                        "more repeats steady the median)")
+    parser.add_argument(
+        "--tabular-repeats",
+        type=int,
+        default=9,
+        help="tabular-case repeats (a fit takes about a second: "
+        "more repeats steady the median)",
+    )
     parser.add_argument("--epochs", type=int, default=3, help="tabular epochs")
     parser.add_argument("--cases", default="tabular,image")
     parser.add_argument("--methods", default="", help="comma-separated subset")
-    parser.add_argument("--bf16-on-cpu", action="store_true",
-                        help="also time precision='bf16' on the CPU")
+    parser.add_argument(
+        "--bf16-on-cpu",
+        action="store_true",
+        help="also time precision='bf16' on the CPU",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, no warm-up")
     parser.add_argument("--json", default="", help="write the figures to this file")
     args = parser.parse_args()
-    info = dict(torch=torch.__version__, skremix=skremix.__version__,
-                threads=torch.get_num_threads(), machine=platform.machine(),
-                cpu_count=os.cpu_count(), device=args.device,
-                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    info = dict(
+        torch=torch.__version__,
+        skremix=skremix.__version__,
+        threads=torch.get_num_threads(),
+        machine=platform.machine(),
+        cpu_count=os.cpu_count(),
+        device=args.device,
+        gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    )
     print("config:", json.dumps(info))
     rng = np.random.default_rng(0)
     rows, erm = [], None

@@ -32,33 +32,50 @@ def main():
     args = parser.parse_args()
 
     X, y = load_digits_images()
-    common = dict(max_epochs=args.epochs, batch_size=64, lr=1e-3, optimizer=torch.optim.AdamW)
+    common = dict(
+        max_epochs=args.epochs, batch_size=64, lr=1e-3, optimizer=torch.optim.AdamW
+    )
 
     def plain_skorch(seed):
         torch.manual_seed(seed)
         return NeuralNetClassifier(
-            ConvNet, module__in_channels=1, module__n_classes=10,
-            criterion=torch.nn.CrossEntropyLoss, train_split=None,
-            iterator_train__shuffle=True, verbose=0, **common,
+            ConvNet,
+            module__in_channels=1,
+            module__n_classes=10,
+            criterion=torch.nn.CrossEntropyLoss,
+            train_split=None,
+            iterator_train__shuffle=True,
+            verbose=0,
+            **common,
         )
 
     methods = {
         "plain skorch (ERM)": plain_skorch,
         "skremix ERM": lambda seed: ERMClassifier(random_state=seed, **common),
         "Remix": lambda seed: RemixClassifier(random_state=seed, **common),
-        "Remix-DRW": lambda seed: RemixClassifier(rebalance="drw", random_state=seed, **common),
+        "Remix-DRW": lambda seed: RemixClassifier(
+            rebalance="drw", random_state=seed, **common
+        ),
     }
     scores = {name: [] for name in methods}
     for seed in range(args.seeds):
-        X_tr, X_te, y_tr, y_te = balanced_split(X, y, test_per_class=30, random_state=seed)
-        X_tr, y_tr = make_imbalanced(X_tr, y_tr, kind="step", ratio=args.ratio, random_state=seed)
+        X_tr, X_te, y_tr, y_te = balanced_split(
+            X, y, test_per_class=30, random_state=seed
+        )
+        X_tr, y_tr = make_imbalanced(
+            X_tr, y_tr, kind="step", ratio=args.ratio, random_state=seed
+        )
         for name, make in methods.items():
             t0 = time.perf_counter()
             clf = make(seed).fit(X_tr, y_tr)
             bacc = balanced_accuracy_score(y_te, clf.predict(X_te))
             scores[name].append(bacc)
-            print(f"seed {seed} {name:<20s} bacc {bacc:.4f} ({time.perf_counter() - t0:.1f}s)")
-    print(f"\ntrain counts per class: {np.bincount(y_tr).tolist()} (seed {seed}); test: 30 per class")
+            print(
+                f"seed {seed} {name:<20s} bacc {bacc:.4f} ({time.perf_counter() - t0:.1f}s)"
+            )
+    print(
+        f"\ntrain counts per class: {np.bincount(y_tr).tolist()} (seed {seed}); test: 30 per class"
+    )
     print(f"{'method':<20s} balanced accuracy (mean +- std over {args.seeds} seeds)")
     for name, s in scores.items():
         print(f"{name:<20s} {np.mean(s):.4f} +- {np.std(s):.4f}")

@@ -86,9 +86,9 @@ def digits_table():
             X_tr, y_tr, kind="step", ratio=10, random_state=seed
         )
         models = {
-            "ERM (plain skorch)": plain_erm(ConvNet, 10, DIGITS["max_epochs"], in_channels=1).set_params(
-                **DIGITS
-            ),
+            "ERM (plain skorch)": plain_erm(
+                ConvNet, 10, DIGITS["max_epochs"], in_channels=1
+            ).set_params(**DIGITS),
             "ReMix": ReMixClassifier(ConvNet, random_state=seed, **DIGITS),
             "MFW": MFWClassifier(ConvNet, random_state=seed, **DIGITS),
             "MFW w/ DRW": MFWClassifier(
@@ -127,9 +127,9 @@ def cancer_table():
             "ERM (plain skorch)": make_pipeline(
                 StandardScaler(),
                 to32,
-                plain_erm(MLP, 2, CANCER["max_epochs"], n_features=X.shape[1]).set_params(
-                    **CANCER
-                ),
+                plain_erm(
+                    MLP, 2, CANCER["max_epochs"], n_features=X.shape[1]
+                ).set_params(**CANCER),
             ),
             "ReMix": make_pipeline(
                 StandardScaler(), ReMixClassifier(random_state=seed, **CANCER)

@@ -57,8 +57,9 @@ class Setting:
     description: str
 
 
-def _make_tabular(seed, *, n_classes, class_sep, flip_y, data_seed, n_informative=10,
-                  n_features=20):
+def _make_tabular(
+    seed, *, n_classes, class_sep, flip_y, data_seed, n_informative=10, n_features=20
+):
     from sklearn.datasets import make_classification
 
     X, y = make_classification(
@@ -85,22 +86,36 @@ def _load(name, seed):
     )
 
     if name == "mc10_lt50":
-        X, y = _make_tabular(seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=101)
+        X, y = _make_tabular(
+            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=101
+        )
         return X, y, 100, "long_tailed", 50, 400
     if name == "mc10_step20":
-        X, y = _make_tabular(seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=102)
+        X, y = _make_tabular(
+            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=102
+        )
         return X, y, 100, "step", 20, 400
     if name == "mc20_lt100_hard":
-        X, y = _make_tabular(seed, n_classes=20, class_sep=0.7, flip_y=0.0,
-                             data_seed=103, n_informative=12)
+        X, y = _make_tabular(
+            seed,
+            n_classes=20,
+            class_sep=0.7,
+            flip_y=0.0,
+            data_seed=103,
+            n_informative=12,
+        )
         return X, y, 100, "long_tailed", 100, 400
     if name == "mc10_step10_noisy":
-        X, y = _make_tabular(seed, n_classes=10, class_sep=1.0, flip_y=0.15, data_seed=104)
+        X, y = _make_tabular(
+            seed, n_classes=10, class_sep=1.0, flip_y=0.15, data_seed=104
+        )
         return X, y, 100, "step", 10, 400
     if name == "mc10_step20_maps":
         # The tabular rows of mc10_step20's generator given as (n, 1, 1, d)
         # one-channel maps: the default ConvNet trains on them.
-        X, y = _make_tabular(seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=105)
+        X, y = _make_tabular(
+            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=105
+        )
         X = (X - X.mean(0)) / X.std(0)
         return X[:, None, None, :], y, 100, "step", 20, 400
     if name == "breast_cancer_5pct":
@@ -129,27 +144,69 @@ def _load(name, seed):
 SETTINGS = {
     s.name: s
     for s in [
-        Setting("mc10_lt50", "tune", "tabular",
-                "make_classification 10 classes, 20 features, long-tailed rho=50"),
-        Setting("mc10_step20", "tune", "tabular",
-                "make_classification 10 classes, step rho=20"),
-        Setting("digits_step10", "tune", "image",
-                "digits 1x8x8, step rho=10 (the old main job)"),
-        Setting("digits16_noisy_lt50", "tune", "image",
-                "digits upscaled to 12x12, randomly placed on 16x16, noise 0.25, long-tailed rho=50"),
-        Setting("mc20_lt100_hard", "confirm", "tabular",
-                "make_classification 20 classes, class_sep 0.7, long-tailed rho=100"),
-        Setting("mc10_step10_noisy", "confirm", "tabular",
-                "make_classification 10 classes, 15% label noise, step rho=10"),
-        Setting("breast_cancer_5pct", "confirm", "tabular",
-                "breast cancer, malignant at 5% of training"),
-        Setting("wine_lt10", "confirm", "tabular", "wine, long-tailed rho=10 (33/10/3)"),
-        Setting("mc10_step20_maps", "confirm", "image",
-                "make_classification rows as 1x1x20 maps (ConvNet), step rho=20"),
-        Setting("digits_lt100", "confirm", "image",
-                "digits 1x8x8, long-tailed rho=100 (rarest class: 1 sample)"),
-        Setting("digits16_noisy_step20", "confirm", "image",
-                "noisy shifted 16x16 digits, step rho=20"),
+        Setting(
+            "mc10_lt50",
+            "tune",
+            "tabular",
+            "make_classification 10 classes, 20 features, long-tailed rho=50",
+        ),
+        Setting(
+            "mc10_step20",
+            "tune",
+            "tabular",
+            "make_classification 10 classes, step rho=20",
+        ),
+        Setting(
+            "digits_step10",
+            "tune",
+            "image",
+            "digits 1x8x8, step rho=10 (the old main job)",
+        ),
+        Setting(
+            "digits16_noisy_lt50",
+            "tune",
+            "image",
+            "digits upscaled to 12x12, randomly placed on 16x16, noise 0.25, long-tailed rho=50",
+        ),
+        Setting(
+            "mc20_lt100_hard",
+            "confirm",
+            "tabular",
+            "make_classification 20 classes, class_sep 0.7, long-tailed rho=100",
+        ),
+        Setting(
+            "mc10_step10_noisy",
+            "confirm",
+            "tabular",
+            "make_classification 10 classes, 15% label noise, step rho=10",
+        ),
+        Setting(
+            "breast_cancer_5pct",
+            "confirm",
+            "tabular",
+            "breast cancer, malignant at 5% of training",
+        ),
+        Setting(
+            "wine_lt10", "confirm", "tabular", "wine, long-tailed rho=10 (33/10/3)"
+        ),
+        Setting(
+            "mc10_step20_maps",
+            "confirm",
+            "image",
+            "make_classification rows as 1x1x20 maps (ConvNet), step rho=20",
+        ),
+        Setting(
+            "digits_lt100",
+            "confirm",
+            "image",
+            "digits 1x8x8, long-tailed rho=100 (rarest class: 1 sample)",
+        ),
+        Setting(
+            "digits16_noisy_step20",
+            "confirm",
+            "image",
+            "noisy shifted 16x16 digits, step rho=20",
+        ),
     ]
 }
 
@@ -160,8 +217,9 @@ def split(name, seed):
 
     X, y, per_class, kind, ratio, n_max = _load(name, seed)
     X_tr, X_te, y_tr, y_te = balanced_split(X, y, per_class, random_state=seed)
-    X_tr, y_tr = make_imbalanced(X_tr, y_tr, kind=kind, ratio=ratio, n_max=n_max,
-                                 random_state=seed)
+    X_tr, y_tr = make_imbalanced(
+        X_tr, y_tr, kind=kind, ratio=ratio, n_max=n_max, random_state=seed
+    )
     return X_tr, y_tr, X_te, y_te
 
 
@@ -176,11 +234,21 @@ COLUMNS = {
     "drw": ("ERMClassifier", {"rebalance": "drw"}, "ERMClassifier(rebalance='drw')"),
     "ldam_drw": ("ERMClassifier", {"loss": "ldam", "rebalance": "drw"}, "LDAM-DRW"),
     "remix": ("RemixClassifier", {}, "RemixClassifier() (Remix-DRW, alpha 0.4)"),
-    "remix_plain": ("RemixClassifier", {"rebalance": None, "alpha": 1.0},
-                    "RemixClassifier(rebalance=None, alpha=1): the paper's Remix row"),
-    "remix_sampling": ("ReMixClassifier", {}, "ReMixClassifier() (global balance, step LR)"),
-    "remix_sampling_paper": ("ReMixClassifier", {"balance": "within_batch"},
-                             "ReMixClassifier(balance='within_batch'): Algorithm 1"),
+    "remix_plain": (
+        "RemixClassifier",
+        {"rebalance": None, "alpha": 1.0},
+        "RemixClassifier(rebalance=None, alpha=1): the paper's Remix row",
+    ),
+    "remix_sampling": (
+        "ReMixClassifier",
+        {},
+        "ReMixClassifier() (global balance, step LR)",
+    ),
+    "remix_sampling_paper": (
+        "ReMixClassifier",
+        {"balance": "within_batch"},
+        "ReMixClassifier(balance='within_batch'): Algorithm 1",
+    ),
     "mfw": ("MFWClassifier", {}, "MFWClassifier() (MFW w/ DRW)"),
     "rsg": ("RSGClassifier", {}, "RSGClassifier() (RSG-DRW, profile settings)"),
     "hgb": ("hgb", {}, "HistGradientBoostingClassifier(class_weight='balanced')"),
@@ -250,12 +318,18 @@ def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
     tabular = len(input_shape) == 1
     pre = [StandardScaler()] if tabular else []
     if kind == "hgb":
-        return HistGradientBoostingClassifier(class_weight="balanced", random_state=seed,
-                                              **overrides)
+        return HistGradientBoostingClassifier(
+            class_weight="balanced", random_state=seed, **overrides
+        )
     if kind == "brf":
-        return BalancedRandomForestClassifier(random_state=seed, sampling_strategy="all",
-                                              replacement=True, bootstrap=False,
-                                              n_jobs=1, **overrides)
+        return BalancedRandomForestClassifier(
+            random_state=seed,
+            sampling_strategy="all",
+            replacement=True,
+            bootstrap=False,
+            n_jobs=1,
+            **overrides,
+        )
     if kind.startswith("skorch"):
         net = _plain_net(input_shape, n_classes, epochs, overrides)
         steps = list(pre)
@@ -263,8 +337,9 @@ def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
             if kind.endswith("ros"):
                 sampler = RandomOverSampler(random_state=seed)
             else:
-                sampler = SMOTE(k_neighbors=max(1, min(5, min_count - 1)),
-                                random_state=seed)
+                sampler = SMOTE(
+                    k_neighbors=max(1, min(5, min_count - 1)), random_state=seed
+                )
             if not tabular:
                 steps.append(ReshapeTransformer((-1,)))
             steps.append(sampler)
@@ -286,8 +361,15 @@ def fit_one(setting, budget, seed, spec):
     X_tr, y_tr, X_te, y_te = split(setting, seed)
     n_classes = len(np.unique(y_te))
     input_shape = tuple(X_tr.shape[1:])
-    est = build(column, overrides, input_shape, n_classes, budget, seed,
-                int(np.bincount(y_tr).min()))
+    est = build(
+        column,
+        overrides,
+        input_shape,
+        n_classes,
+        budget,
+        seed,
+        int(np.bincount(y_tr).min()),
+    )
     start = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)  # plain skorch has no random_state
@@ -299,12 +381,20 @@ def fit_one(setting, budget, seed, spec):
         except (ValueError, FloatingPointError) as exc:
             # A column that cannot run here (SMOTE with a one-sample class)
             # or a diverged fit: recorded as missing, the run goes on.
-            print(f"{setting} {budget} {seed} {spec}: {type(exc).__name__}: "
-                  f"{str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
+            print(
+                f"{setting} {budget} {seed} {spec}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0]}",
+                file=sys.stderr,
+                flush=True,
+            )
             bacc = gm = float("nan")
     return {
-        "setting": setting, "budget": budget, "seed": seed, "column": spec,
-        "bacc": round(bacc, 3), "gmean": round(gm, 3),
+        "setting": setting,
+        "budget": budget,
+        "seed": seed,
+        "column": spec,
+        "bacc": round(bacc, 3),
+        "gmean": round(gm, 3),
         "fit_s": round(time.perf_counter() - start, 2),
     }
 
@@ -314,8 +404,10 @@ def _done(raw):
     if not raw.exists():
         return set()
     with raw.open() as f:
-        return {(r["setting"], int(r["budget"]), int(r["seed"]), r["column"])
-                for r in csv.DictReader(f)}
+        return {
+            (r["setting"], int(r["budget"]), int(r["seed"]), r["column"])
+            for r in csv.DictReader(f)
+        }
 
 
 def run(args):
@@ -376,12 +468,15 @@ def cells(rows, reference="erm_skorch"):
     """Paired gains over ``reference`` per (setting, budget, column)."""
     by = {}
     for r in rows:
-        by.setdefault((r["setting"], r["budget"], r["column"]), {})[r["seed"]] = r["bacc"]
+        by.setdefault((r["setting"], r["budget"], r["column"]), {})[r["seed"]] = r[
+            "bacc"
+        ]
     out = []
     for (setting, budget, column), scores in sorted(by.items()):
         ref = by.get((setting, budget, reference), {})
         seeds = sorted(
-            s for s in set(scores) & set(ref)
+            s
+            for s in set(scores) & set(ref)
             if math.isfinite(scores[s]) and math.isfinite(ref[s])
         )
         if not seeds:
@@ -390,12 +485,19 @@ def cells(rows, reference="erm_skorch"):
         d = np.array([scores[s] - ref[s] for s in seeds])
         n = len(d)
         half = _t95(n) * d.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
-        out.append({
-            "setting": setting, "budget": budget, "column": column, "n_seeds": n,
-            "bacc": round(mean, 2), "ref_bacc": round(float(np.mean([ref[s] for s in seeds])), 2),
-            "gain": round(float(d.mean()), 2),
-            "lo": round(float(d.mean() - half), 2), "hi": round(float(d.mean() + half), 2),
-        })
+        out.append(
+            {
+                "setting": setting,
+                "budget": budget,
+                "column": column,
+                "n_seeds": n,
+                "bacc": round(mean, 2),
+                "ref_bacc": round(float(np.mean([ref[s] for s in seeds])), 2),
+                "gain": round(float(d.mean()), 2),
+                "lo": round(float(d.mean() - half), 2),
+                "hi": round(float(d.mean() + half), 2),
+            }
+        )
     return out
 
 
@@ -438,12 +540,16 @@ def report(args):
         for col in columns:
             if col == "erm_skorch":
                 continue
-            lines.append(f"{col[:34]:<34}" + "".join(
-                f"{_fmt(lookup.get((s, budget, col))):>24}" for s in settings))
+            lines.append(
+                f"{col[:34]:<34}"
+                + "".join(f"{_fmt(lookup.get((s, budget, col))):>24}" for s in settings)
+            )
         lines.append("")
     lines.append("== summary per column (all settings and budgets present) ==")
-    lines.append(f"{'column':<34}{'mean gain':>10}{'min cell':>10}{'cells +':>9}"
-                 f"{'cells -':>9}{'tune mean':>10}{'conf mean':>10}")
+    lines.append(
+        f"{'column':<34}{'mean gain':>10}{'min cell':>10}{'cells +':>9}"
+        f"{'cells -':>9}{'tune mean':>10}{'conf mean':>10}"
+    )
     for col in columns:
         if col == "erm_skorch":
             continue
@@ -457,22 +563,34 @@ def report(args):
             f"{col[:34]:<34}{np.mean(g):>+10.2f}{min(g):>+10.1f}"
             f"{sum(c['lo'] > 0 for c in mine):>9}{sum(c['hi'] < 0 for c in mine):>9}"
             f"{(np.mean(tune) if tune else float('nan')):>+10.2f}"
-            f"{(np.mean(conf) if conf else float('nan')):>+10.2f}")
+            f"{(np.mean(conf) if conf else float('nan')):>+10.2f}"
+        )
     text = "\n".join(lines)
     (out / "table.txt").write_text(text + "\n")
     compact = compact_tables(cs, settings, budgets, columns)
     (out / "compact.txt").write_text(compact + "\n")
     print(compact)
     if args.plot:
-        _heatmap(cs, settings, budgets, [c for c in columns if c != "erm_skorch"],
-                 out / "heatmap.png")
+        _heatmap(
+            cs,
+            settings,
+            budgets,
+            [c for c in columns if c != "erm_skorch"],
+            out / "heatmap.png",
+        )
 
 
 SHORT = {
-    "mc10_lt50": "mcLT50", "mc10_step20": "mcST20", "digits_step10": "dgST10",
-    "digits16_noisy_lt50": "ndLT50", "mc20_lt100_hard": "mc20LT",
-    "mc10_step10_noisy": "mcNOIS", "breast_cancer_5pct": "bc5%", "wine_lt10": "wine",
-    "mc10_step20_maps": "maps", "digits_lt100": "dgLT100",
+    "mc10_lt50": "mcLT50",
+    "mc10_step20": "mcST20",
+    "digits_step10": "dgST10",
+    "digits16_noisy_lt50": "ndLT50",
+    "mc20_lt100_hard": "mc20LT",
+    "mc10_step10_noisy": "mcNOIS",
+    "breast_cancer_5pct": "bc5%",
+    "wine_lt10": "wine",
+    "mc10_step20_maps": "maps",
+    "digits_lt100": "dgLT100",
     "digits16_noisy_step20": "ndST20",
 }
 
@@ -485,13 +603,20 @@ def compact_tables(cs, settings, budgets, columns):
     lines = []
     for budget in budgets:
         seeds = sorted({c["n_seeds"] for c in cs if c["budget"] == budget})
-        lines.append(f"{budget} epochs ({'/'.join(map(str, seeds))} seeds): "
-                     "gain over erm_skorch in points of balanced accuracy")
-        lines.append(f"{'':21}" + "".join(f"{SHORT.get(s, s[:8]):>8}" for s in settings)
-                     + "    mean  tune  conf")
+        lines.append(
+            f"{budget} epochs ({'/'.join(map(str, seeds))} seeds): "
+            "gain over erm_skorch in points of balanced accuracy"
+        )
+        lines.append(
+            f"{'':21}"
+            + "".join(f"{SHORT.get(s, s[:8]):>8}" for s in settings)
+            + "    mean  tune  conf"
+        )
         ref = {c["setting"]: c["ref_bacc"] for c in cs if c["budget"] == budget}
-        lines.append(f"{'erm_skorch (bal.acc)':21}"
-                     + "".join(f"{ref.get(s, float('nan')):>8.1f}" for s in settings))
+        lines.append(
+            f"{'erm_skorch (bal.acc)':21}"
+            + "".join(f"{ref.get(s, float('nan')):>8.1f}" for s in settings)
+        )
         for col in columns:
             if col == "erm_skorch":
                 continue
@@ -523,8 +648,12 @@ def _heatmap(cs, settings, budgets, columns, path):
     import matplotlib.pyplot as plt
 
     lookup = {(c["setting"], c["budget"], c["column"]): c for c in cs}
-    fig, axes = plt.subplots(1, len(budgets), figsize=(5.2 * len(budgets), 0.42 * len(columns) + 2.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(budgets),
+        figsize=(5.2 * len(budgets), 0.42 * len(columns) + 2.6),
+        squeeze=False,
+    )
     for ax, budget in zip(axes[0], budgets, strict=True):
         M = np.full((len(columns), len(settings)), np.nan)
         for i, col in enumerate(columns):
@@ -539,8 +668,17 @@ def _heatmap(cs, settings, budgets, columns, path):
                 c = lookup.get((settings[j], budget, columns[i]))
                 if c:
                     sig = "*" if c["lo"] > 0 or c["hi"] < 0 else ""
-                    ax.text(j, i, f"{c['gain']:.1f}{sig}", ha="center", va="center", fontsize=6)
-        ax.set_xticks(range(len(settings)), settings, rotation=60, ha="right", fontsize=7)
+                    ax.text(
+                        j,
+                        i,
+                        f"{c['gain']:.1f}{sig}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                    )
+        ax.set_xticks(
+            range(len(settings)), settings, rotation=60, ha="right", fontsize=7
+        )
         ax.set_yticks(range(len(columns)), columns, fontsize=7)
         ax.set_title(f"{budget} epochs: gain over plain skorch (points)", fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.6)
@@ -564,8 +702,11 @@ def main(argv=None):
     sub.choices["report"].add_argument("--no-plot", dest="plot", action="store_false")
     args = p.parse_args(argv)
     if args.cmd == "run":
-        args.settings = [s for s in args.settings.split(",")
-                         if args.group == "all" or SETTINGS[s].group == args.group]
+        args.settings = [
+            s
+            for s in args.settings.split(",")
+            if args.group == "all" or SETTINGS[s].group == args.group
+        ]
         args.budgets = [int(b) for b in args.budgets.split(",")]
         args.seeds = [int(s) for s in args.seeds.split(",")]
         # Column specs may hold commas inside brackets.

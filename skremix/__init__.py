@@ -9,4 +9,11 @@ from skremix._rsg import RSGClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ERMClassifier", "MFWClassifier", "ReMixClassifier", "RemixClassifier", "RSGClassifier", "__version__"]
+__all__ = [
+    "ERMClassifier",
+    "MFWClassifier",
+    "ReMixClassifier",
+    "RemixClassifier",
+    "RSGClassifier",
+    "__version__",
+]

@@ -137,6 +137,7 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         Any other skorch parameter (``callbacks``, ``warm_start``,
         ``iterator_valid__batch_size``, ...)."""
 
+
 def _params_doc(**defaults):
     """The shared parameter docs with a class's own defaults, e.g.
     ``_params_doc(rebalance="'drw'")`` for a class whose ``rebalance``
@@ -407,7 +408,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             try:
                 dev = torch.device(raw)
             except (RuntimeError, TypeError) as exc:
-                raise ValueError(f"device={raw!r} is not a valid torch device.") from exc
+                raise ValueError(
+                    f"device={raw!r} is not a valid torch device."
+                ) from exc
             if dev.type == "cuda" and not torch.cuda.is_available():
                 raise ValueError(
                     f"device={raw!r} was requested but CUDA is not available "
@@ -475,7 +478,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 "multiclass-multioutput",
                 "continuous-multioutput",
             ):
-                raise ValueError("Multilabel and multioutput targets are not supported.")
+                raise ValueError(
+                    "Multilabel and multioutput targets are not supported."
+                )
         X, y = self._validate_X(X, reset=reset, y=y)
         check_classification_targets(y)
         if reset:
@@ -515,7 +520,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         dev = torch.device(self.device) if self.device is not None else None
         devices = []
         if dev is not None and dev.type == "cuda":
-            devices = [dev.index if dev.index is not None else torch.cuda.current_device()]
+            devices = [
+                dev.index if dev.index is not None else torch.cuda.current_device()
+            ]
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             self.rng_ = np.random.default_rng(seed)
@@ -569,7 +576,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         first = not self.__sklearn_is_fitted__()
         self._check_params()
-        X, y = self._validate_fit_data(X, y, reset=first, classes=classes if first else None)
+        X, y = self._validate_fit_data(
+            X, y, reset=first, classes=classes if first else None
+        )
         self._check_method_params()
         with self._seeded():
             if not self.initialized_:
@@ -811,7 +820,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
             self.history.record_batch(
                 prefix + "_batch_size",
-                get_len(batch[0]) if isinstance(batch, (tuple, list)) else get_len(batch),
+                get_len(batch[0])
+                if isinstance(batch, (tuple, list))
+                else get_len(batch),
             )
             self.notify("on_batch_end", batch=batch, training=training, **step)
             batch_count += 1
@@ -900,7 +911,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return out[:n]
 
     def _get_predict_nonlinearity(self):
-        if isinstance(self.predict_nonlinearity, str) and self.predict_nonlinearity == "auto":
+        if (
+            isinstance(self.predict_nonlinearity, str)
+            and self.predict_nonlinearity == "auto"
+        ):
             if self.loss == "ldam":
                 # The probabilities of the scaled logits LDAM trained.
                 return lambda logits: _softmax(self.ldam_s * logits)

@@ -123,7 +123,10 @@ class MFWClassifier(_ImbalancedNetBase):
 
     _parameter_constraints = {
         "alpha": [Interval(numbers.Real, 0, None, closed="neither")],
-        "beta": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "beta": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(self, module=None, *, alpha=1.0, beta=2.0, rebalance="drw", **kwargs):

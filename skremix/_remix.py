@@ -133,7 +133,11 @@ class RemixClassifier(_ImbalancedNetBase):
         layers = self.mix_layer
         if not isinstance(layers, (list, tuple)):
             return super()._mix_layer_name()
-        name = layers[int(self.rng_.integers(len(layers)))] if len(layers) > 1 else layers[0]
+        name = (
+            layers[int(self.rng_.integers(len(layers)))]
+            if len(layers) > 1
+            else layers[0]
+        )
         resolve_layer(self.module_, name)
         return name
 
@@ -173,5 +177,7 @@ class RemixClassifier(_ImbalancedNetBase):
             ):
                 logits = self.infer(X, **fit_params)
         counts = self._train_cache(X.device)["counts"]
-        lam_y = remix_label_factor(lam, counts[y], counts[y[perm]], self.kappa, self.tau)
+        lam_y = remix_label_factor(
+            lam, counts[y], counts[y[perm]], self.kappa, self.tau
+        )
         return logits, mixed_targets(y, perm, lam_y, len(self.classes_)), {}

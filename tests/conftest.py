@@ -14,7 +14,11 @@ torch.set_num_threads(1)
 def all_classifiers():
     """Every public classifier of skremix, so new methods join the common
     tests by being exported."""
-    return [getattr(skremix, name) for name in skremix.__all__ if name.endswith("Classifier")]
+    return [
+        getattr(skremix, name)
+        for name in skremix.__all__
+        if name.endswith("Classifier")
+    ]
 
 
 # Small, fast settings that still learn the checks' toy problems.
@@ -31,8 +35,12 @@ def no_rng_leak():
     torch_state = torch.random.get_rng_state()
     np_state = np.random.get_state()[1].copy()
     yield
-    assert torch.equal(torch.random.get_rng_state(), torch_state), "global torch RNG changed"
-    assert np.array_equal(np.random.get_state()[1], np_state), "global numpy RNG changed"
+    assert torch.equal(torch.random.get_rng_state(), torch_state), (
+        "global torch RNG changed"
+    )
+    assert np.array_equal(np.random.get_state()[1], np_state), (
+        "global numpy RNG changed"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +49,9 @@ def tabular_imbalanced():
     rng = np.random.default_rng(0)
     counts = [140, 45, 15]
     centers = rng.normal(scale=3.0, size=(3, 6))
-    X = np.concatenate([c + rng.normal(size=(n, 6)) for c, n in zip(centers, counts, strict=True)])
+    X = np.concatenate(
+        [c + rng.normal(size=(n, 6)) for c, n in zip(centers, counts, strict=True)]
+    )
     y = np.repeat(np.array(["major", "middle", "rare"]), counts)
     return X.astype(np.float64), y
 
@@ -53,5 +63,7 @@ def image_imbalanced():
 
     digits = load_digits()
     X, y = digits.images, digits.target
-    idx = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in [(0, 60), (1, 60), (2, 6)]])
+    idx = np.concatenate(
+        [np.flatnonzero(y == c)[:n] for c, n in [(0, 60), (1, 60), (2, 6)]]
+    )
     return (X[idx] * 255 / 16).astype(np.uint8), y[idx] + 10

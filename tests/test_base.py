@@ -101,7 +101,9 @@ def test_user_module_class_instance_and_routed_params(tabular_imbalanced):
     instance = TinyNet(6, 3)
     before = instance.body.weight.detach().clone()
     clf2 = ERMClassifier(instance, **QUICK).fit(X, y)
-    assert torch.equal(instance.body.weight, before), "the caller's instance was trained"
+    assert torch.equal(instance.body.weight, before), (
+        "the caller's instance was trained"
+    )
     assert clf2.module_ is not instance
     # a hidden-layer method needs a named layer: the error lists the choices
     with pytest.raises(ValueError, match="body"):
@@ -165,7 +167,9 @@ class RecordBatchClasses(Callback):
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         if training:
-            self.current += np.bincount(batch[1].cpu().numpy(), minlength=len(self.current))
+            self.current += np.bincount(
+                batch[1].cpu().numpy(), minlength=len(self.current)
+            )
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record("batch_class_counts", self.current.tolist())
@@ -198,11 +202,14 @@ def test_resampling_really_changes_the_class_mix_of_batches(rebalance):
     else:  # drs: two plain epochs, then re-sampled
         assert np.allclose(minority_share[:2], plain[:2])
         assert np.all(np.abs(minority_share[2:] - expected_rs) < 0.06)
-    assert clf.history[:, "rebalance"] == {
-        None: [False] * 4,
-        "rs": [True] * 4,
-        "drs": [False, False, True, True],
-    }[rebalance]
+    assert (
+        clf.history[:, "rebalance"]
+        == {
+            None: [False] * 4,
+            "rs": [True] * 4,
+            "drs": [False, False, True, True],
+        }[rebalance]
+    )
 
 
 class RecordLossOnFixedBatch(Callback):
@@ -210,7 +217,9 @@ class RecordLossOnFixedBatch(Callback):
     y = torch.tensor([0, 1, 1])
 
     def on_epoch_begin(self, net, **kwargs):
-        net.history.record("fixed_loss", float(net.get_loss(self.logits, self.y, training=True)))
+        net.history.record(
+            "fixed_loss", float(net.get_loss(self.logits, self.y, training=True))
+        )
 
 
 def test_drw_changes_the_loss_only_from_the_deferred_epoch(tabular_imbalanced):
@@ -269,8 +278,19 @@ Y_OK = np.array([0, 1] * 10)
         (X_OK, np.stack([Y_OK, Y_OK], 1), ValueError, "Multilabel and multioutput"),
         (X_OK, None, ValueError, "requires y to be passed"),
     ],
-    ids=["nan", "inf", "nan-y", "one-class", "length", "empty", "1d", "continuous",
-         "strings", "multioutput", "no-y"],
+    ids=[
+        "nan",
+        "inf",
+        "nan-y",
+        "one-class",
+        "length",
+        "empty",
+        "1d",
+        "continuous",
+        "strings",
+        "multioutput",
+        "no-y",
+    ],
 )
 def test_bad_input_fails_before_training(X, y, error, match):
     with pytest.raises(error, match=match):
@@ -302,7 +322,9 @@ def test_predict_checks(fitted_tabular):
         ERMClassifier().predict(X)
     with pytest.raises(NotFittedError):
         ERMClassifier().predict_proba(X)
-    with pytest.raises(ValueError, match="X has 5 features, but ERMClassifier is expecting 6"):
+    with pytest.raises(
+        ValueError, match="X has 5 features, but ERMClassifier is expecting 6"
+    ):
         clf.predict(X[:, :5])
 
 
@@ -383,8 +405,10 @@ def test_predictions_do_not_depend_on_the_batch_composition(fitted_tabular):
 def test_len_of_the_training_iterator_does_not_draw(tabular_imbalanced):
     X, y = tabular_imbalanced
     clf = ERMClassifier(max_epochs=1, batch_size=64, random_state=0).fit(X, y)
-    ds_train, _ = clf.get_split_datasets(torch.from_numpy(X.astype(np.float32)),
-                                         torch.from_numpy(np.searchsorted(clf.classes_, y)))
+    ds_train, _ = clf.get_split_datasets(
+        torch.from_numpy(X.astype(np.float32)),
+        torch.from_numpy(np.searchsorted(clf.classes_, y)),
+    )
     iterator = clf.get_iterator(ds_train, training=True)
     state = torch.random.get_rng_state()
     assert len(iterator) == 4  # 200 = 3 * 64 + 8
@@ -413,8 +437,9 @@ class _ModeRecorder(nn.Module):
 
     def __init__(self, n_features, n_classes):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_features, 8), nn.Dropout(0.1),
-                                 nn.Linear(8, n_classes))
+        self.net = nn.Sequential(
+            nn.Linear(n_features, 8), nn.Dropout(0.1), nn.Linear(8, n_classes)
+        )
         self.modes = []
 
     def forward(self, x):
@@ -440,7 +465,10 @@ def test_every_training_step_runs_in_train_mode(tabular_imbalanced):
     # after every epoch, must not leave a single step in eval mode.
     X, y = tabular_imbalanced
     clf = ERMClassifier(
-        _ModeRecorder, max_epochs=2, batch_size=32, random_state=0,
+        _ModeRecorder,
+        max_epochs=2,
+        batch_size=32,
+        random_state=0,
         train_split=ValidSplit(4, stratified=True),
         callbacks=[("predict", _PredictEveryBatch(X))],
     ).fit(X, y)
@@ -499,21 +527,33 @@ def deferred(monkeypatch):
     "make",
     [
         lambda **kw: ERMClassifier(**kw),
-        lambda **kw: ERMClassifier(rebalance="drw", rebalance_start=1, loss="ldam", **kw),
+        lambda **kw: ERMClassifier(
+            rebalance="drw", rebalance_start=1, loss="ldam", **kw
+        ),
         lambda **kw: ERMClassifier(rebalance="rs", **kw),
         lambda **kw: RemixClassifier(**kw),
         lambda **kw: RemixClassifier(mix="manifold", **kw),
         lambda **kw: ReMixClassifier(**kw),
         lambda **kw: MFWClassifier(rebalance="drw", **kw),
     ],
-    ids=["erm", "ldam_drw", "rs", "remix", "remix_manifold", "remix_sampling", "mfw_drw"],
+    ids=[
+        "erm",
+        "ldam_drw",
+        "rs",
+        "remix",
+        "remix_manifold",
+        "remix_sampling",
+        "mfw_drw",
+    ],
 )
 def test_training_steps_read_nothing_back_from_the_device(
     make, tabular_imbalanced, deferred, monkeypatch
 ):
     X, y = tabular_imbalanced
     reads = _HostReads(monkeypatch)
-    clf = make(max_epochs=2, batch_size=32, random_state=0, callbacks=[reads.callback()])
+    clf = make(
+        max_epochs=2, batch_size=32, random_state=0, callbacks=[reads.callback()]
+    )
     clf.fit(X, y)
     assert reads.reads == []
     # ... and the history still holds floats once each epoch has ended.
@@ -540,7 +580,9 @@ def test_deferred_records_equal_immediate_ones(tabular_imbalanced, monkeypatch):
     np.testing.assert_array_equal(now.predict_proba(X), later.predict_proba(X))
 
 
-def test_deferred_divergence_raises_at_the_end_of_the_epoch(tabular_imbalanced, deferred):
+def test_deferred_divergence_raises_at_the_end_of_the_epoch(
+    tabular_imbalanced, deferred
+):
     X, y = tabular_imbalanced
     X = X.copy()
     X[5] = np.float32(3e38)  # overflows in the first layer: a non-finite loss
@@ -550,7 +592,9 @@ def test_deferred_divergence_raises_at_the_end_of_the_epoch(tabular_imbalanced, 
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("cls", [ERMClassifier, RemixClassifier, ReMixClassifier, MFWClassifier])
+@pytest.mark.parametrize(
+    "cls", [ERMClassifier, RemixClassifier, ReMixClassifier, MFWClassifier]
+)
 def test_cuda_training_steps_do_not_synchronise(cls, tabular_imbalanced):
     # torch's sync debug mode raises on any host-device synchronisation
     # (item, nonzero, blocking copies) while it is on: between the start
@@ -566,7 +610,12 @@ def test_cuda_training_steps_do_not_synchronise(cls, tabular_imbalanced):
             torch.cuda.set_sync_debug_mode("default")
 
     try:
-        cls(max_epochs=2, batch_size=32, device="cuda", random_state=0,
-            callbacks=[("sync", Window())]).fit(X, y)
+        cls(
+            max_epochs=2,
+            batch_size=32,
+            device="cuda",
+            random_state=0,
+            callbacks=[("sync", Window())],
+        ).fit(X, y)
     finally:
         torch.cuda.set_sync_debug_mode("default")

@@ -76,12 +76,23 @@ def test_pipelines_cross_validate_and_calibration(fitted, tabular_imbalanced):
     est = clone(fitted).set_params(max_epochs=2)
     sk_pipe = make_pipeline(StandardScaler(), est)
     assert sk_pipe.fit(X, y).predict(X).shape == y.shape
-    imb_pipe = make_imb_pipeline(StandardScaler(), SMOTE(random_state=0, k_neighbors=3), est)
-    scores = cross_validate(
-        imb_pipe, X, y, cv=CV,
-        scoring={"bacc": "balanced_accuracy", "gmean": make_scorer(geometric_mean_score)},
+    imb_pipe = make_imb_pipeline(
+        StandardScaler(), SMOTE(random_state=0, k_neighbors=3), est
     )
-    assert np.isfinite(scores["test_bacc"]).all() and np.isfinite(scores["test_gmean"]).all()
+    scores = cross_validate(
+        imb_pipe,
+        X,
+        y,
+        cv=CV,
+        scoring={
+            "bacc": "balanced_accuracy",
+            "gmean": make_scorer(geometric_mean_score),
+        },
+    )
+    assert (
+        np.isfinite(scores["test_bacc"]).all()
+        and np.isfinite(scores["test_gmean"]).all()
+    )
     calibrated = CalibratedClassifierCV(est, cv=2).fit(X, y)
     proba = calibrated.predict_proba(X)
     assert proba.shape == (len(X), 3) and np.allclose(proba.sum(1), 1)

@@ -92,7 +92,9 @@ def test_ldam_cross_entropy_one_hot_and_weights():
 
 def test_ldam_cross_entropy_finite_gradients_when_a_class_dominates():
     z = torch.tensor([[1.0, -1.0, -1.0]], requires_grad=True)
-    loss = ldam_cross_entropy(z, torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([0.1, 0.2, 0.3]))
+    loss = ldam_cross_entropy(
+        z, torch.tensor([[0.5, 0.5, 0.0]]), torch.tensor([0.1, 0.2, 0.3])
+    )
     loss.sum().backward()
     assert torch.isfinite(loss).all() and torch.isfinite(z.grad).all()
 
@@ -112,7 +114,8 @@ def test_remix_ldam_training_loss_is_the_two_term_form():
     for zr, t in zip(logits.tolist(), targets.tolist(), strict=True):
         rows.append(
             sum(
-                t[k] * _ce([s * (zr[j] - (m[k] if j == k else 0.0)) for j in range(2)], k)
+                t[k]
+                * _ce([s * (zr[j] - (m[k] if j == k else 0.0)) for j in range(2)], k)
                 for k in range(2)
                 if t[k] > 0
             )
@@ -132,7 +135,9 @@ def test_paper_placement_on_the_builtin_resnet(cls, layer):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(24, 3, 8, 8)).astype(np.float32)
     y = np.array([0] * 16 + [1] * 8)
-    params = dict(module=ResNetCifar, module__num_blocks=1, max_epochs=1, random_state=0)
+    params = dict(
+        module=ResNetCifar, module__num_blocks=1, max_epochs=1, random_state=0
+    )
     if cls is RemixClassifier:
         params["mix"] = "manifold"
     clf = cls(**params).fit(X, y)
@@ -157,8 +162,11 @@ def test_manifold_mixup_draws_a_layer_per_batch():
     X = rng.normal(size=(200, 5)).astype(np.float32)
     y = (X[:, 0] > 0.5).astype(int)
     clf = _RecordingRemix(
-        mix="manifold", mix_layer=["blocks.0", "blocks.1"], batch_size=10,
-        max_epochs=2, random_state=0,
+        mix="manifold",
+        mix_layer=["blocks.0", "blocks.1"],
+        batch_size=10,
+        max_epochs=2,
+        random_state=0,
     ).fit(X, y)
     seen = clf.seen_layers
     assert len(seen) == 40  # one draw per training batch
@@ -194,7 +202,9 @@ def test_mix_layer_list_unknown_name():
 
 def test_remix_within_batch_draws_the_plain_batch_without_replacement():
     y_np = np.array([0] * 80 + [1] * 16 + [2] * 4)
-    clf = ReMixClassifier(balance="within_batch", batch_size=10, max_epochs=1, random_state=0)
+    clf = ReMixClassifier(
+        balance="within_batch", batch_size=10, max_epochs=1, random_state=0
+    )
     clf.fit(np.random.default_rng(0).normal(size=(100, 3)).astype(np.float32), y_np)
     clf.rng_ = np.random.default_rng(1)
     batches = [b.tolist() for b in clf._train_batches(torch.as_tensor(y_np), 10)]
@@ -267,8 +277,12 @@ def test_schedules_count_epochs_per_call():
     X = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
     y = np.array([0] * 50 + [1] * 10)
     clf = ERMClassifier(
-        lr=0.1, lr_schedule="step", rebalance="drw", rebalance_start=0.5,
-        max_epochs=4, random_state=0,
+        lr=0.1,
+        lr_schedule="step",
+        rebalance="drw",
+        rebalance_start=0.5,
+        max_epochs=4,
+        random_state=0,
     ).fit(X, y)
     # decay epoch 2 of 4: x0.1 from epoch 2, x0.01 from 2 + ceil(2 / 2) = 3
     lrs = [0.1, 0.1, 0.01, 0.001]

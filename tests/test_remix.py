@@ -55,7 +55,9 @@ def test_input_mixup_feeds_mixed_inputs(step_inputs, monkeypatch):
     clf, Xb, yb, perm = step_inputs
     seen = {}
     monkeypatch.setattr(remix_module, "sample_lambda", lambda alpha, rng: 0.25)
-    monkeypatch.setattr(clf, "infer", lambda x, **kw: seen.setdefault("x", x) @ torch.zeros(4, 3))
+    monkeypatch.setattr(
+        clf, "infer", lambda x, **kw: seen.setdefault("x", x) @ torch.zeros(4, 3)
+    )
     clf._train_forward(Xb, yb)
     assert torch.allclose(seen["x"], 0.25 * Xb + 0.75 * Xb[perm])
 
@@ -89,7 +91,9 @@ def test_cutmix_labels_use_the_unmasked_area(monkeypatch):
     Xb = torch.stack([torch.zeros(1, 8, 8), torch.ones(1, 8, 8)])
     seen = {}
     original_infer = clf.infer
-    monkeypatch.setattr(clf, "infer", lambda x, **kw: original_infer(seen.setdefault("x", x)))
+    monkeypatch.setattr(
+        clf, "infer", lambda x, **kw: original_infer(seen.setdefault("x", x))
+    )
     _, targets, _ = clf._train_forward(Xb, torch.tensor([0, 1]))
     pasted_share = float(seen["x"][0].mean())  # ones pasted into the zero image
     assert 0 < pasted_share <= 0.25
@@ -104,8 +108,12 @@ def test_cutmix_needs_images_and_says_so():
 
 @pytest.mark.parametrize(
     "params, match",
-    [(dict(alpha=0), "alpha"), (dict(kappa=0.5), "kappa"), (dict(tau=1.5), "tau"),
-     (dict(mix="mixup"), "mix")],
+    [
+        (dict(alpha=0), "alpha"),
+        (dict(kappa=0.5), "kappa"),
+        (dict(tau=1.5), "tau"),
+        (dict(mix="mixup"), "mix"),
+    ],
 )
 def test_method_parameters_out_of_range(params, match):
     X = np.random.default_rng(0).normal(size=(20, 3))
@@ -116,7 +124,8 @@ def test_method_parameters_out_of_range(params, match):
 def test_grid_search_over_tau_and_kappa_in_an_imblearn_pipeline(tabular_imbalanced):
     X, y = tabular_imbalanced
     pipe = make_imb_pipeline(
-        StandardScaler(), RandomOverSampler(random_state=0),
+        StandardScaler(),
+        RandomOverSampler(random_state=0),
         RemixClassifier(max_epochs=2, random_state=0),
     )
     grid = GridSearchCV(

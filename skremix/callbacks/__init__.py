@@ -6,4 +6,10 @@ from skremix.callbacks._progress import PerClassTrainingProgress
 from skremix.callbacks._rebalance import RebalanceSchedule
 from skremix.callbacks._scoring import ValidBalancedAccuracy
 
-__all__ = ["LRSchedule", "PerClassTrainingProgress", "RebalanceSchedule", "ValidBalancedAccuracy", "call_epoch"]
+__all__ = [
+    "LRSchedule",
+    "PerClassTrainingProgress",
+    "RebalanceSchedule",
+    "ValidBalancedAccuracy",
+    "call_epoch",
+]

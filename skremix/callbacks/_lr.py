@@ -72,7 +72,9 @@ class LRSchedule(Callback):
             return
         decay = getattr(net, "decay_epoch_", None)
         factor = self.factor(kind, call_epoch(net), net.max_epochs, decay)
-        for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
+        for group, base in zip(
+            net.optimizer_.param_groups, self.base_lrs_, strict=True
+        ):
             group["lr"] = base * factor
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
@@ -80,5 +82,7 @@ class LRSchedule(Callback):
         # Leave the optimizer at its initial rates: a later partial_fit or a
         # warm-started fit restarts the schedule from there.
         if getattr(net, "lr_schedule", "constant") != "constant":
-            for group, base in zip(net.optimizer_.param_groups, self.base_lrs_, strict=True):
+            for group, base in zip(
+                net.optimizer_.param_groups, self.base_lrs_, strict=True
+            ):
                 group["lr"] = base

@@ -50,7 +50,9 @@ def sample_lambda(alpha: float, rng: np.random.Generator) -> float:
     return float(rng.beta(alpha, alpha))
 
 
-def mixup(x: torch.Tensor, lam: float | torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+def mixup(
+    x: torch.Tensor, lam: float | torch.Tensor, perm: torch.Tensor
+) -> torch.Tensor:
     """Convex combination of a batch with a permutation of itself.
 
     Parameters

@@ -30,7 +30,9 @@ __all__ = [
 _EPS = 1e-8
 
 
-def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def _conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """Stride-1 convolution padded to keep the size. On 1x1 maps (vector
     features) only the kernel's centre tap ever meets the input, so the same
     function is a matrix product: much cheaper than a convolution call."""
@@ -38,10 +40,14 @@ def _conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> t
         k = weight.shape[2] // 2, weight.shape[3] // 2
         out = F.linear(x[:, :, 0, 0], weight[:, :, k[0], k[1]], bias)
         return out[:, :, None, None]
-    return F.conv2d(x, weight, bias, padding=(weight.shape[2] // 2, weight.shape[3] // 2))
+    return F.conv2d(
+        x, weight, bias, padding=(weight.shape[2] // 2, weight.shape[3] // 2)
+    )
 
 
-def _class_dot(pooled: torch.Tensor, table: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _class_dot(
+    pooled: torch.Tensor, table: torch.Tensor, y: torch.Tensor
+) -> torch.Tensor:
     """``einsum("nd,nkd->nk", pooled, table[y])`` for a per-class table of
     shape (C, K, D), as one matrix product with every class followed by a
     gather of the own class. Same values; the backward is a matrix product
@@ -506,7 +512,11 @@ class RSG(nn.Module):
             ("in_channels", in_channels, 1),
             ("n_classes", n_classes, 2),
             ("n_centers", n_centers, 1),
-            ("contrastive_channels", 1 if contrastive_channels is None else contrastive_channels, 1),
+            (
+                "contrastive_channels",
+                1 if contrastive_channels is None else contrastive_channels,
+                1,
+            ),
             ("kernel_size", kernel_size, 1),
         ]:
             if int(value) != value or int(value) < low:

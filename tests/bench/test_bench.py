@@ -340,5 +340,14 @@ def test_default_data_is_noisy_digits_long_tailed(tmp_path):
     # 44 test images per class (a quarter of the smallest class, 174) leave
     # 130 in the smallest: the long-tailed profile from 130 down to 130 / 50
     assert summary["data"]["train_counts_first_split"] == [
-        130, 84, 54, 35, 22, 14, 9, 6, 4, 2
+        130,
+        84,
+        54,
+        35,
+        22,
+        14,
+        9,
+        6,
+        4,
+        2,
     ]

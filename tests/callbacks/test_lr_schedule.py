@@ -13,9 +13,16 @@ Y = np.array([0, 1] * 20)
 
 
 def test_cosine_rates_by_hand():
-    clf = ERMClassifier(lr=0.1, lr_schedule="cosine", max_epochs=4, random_state=0).fit(X, Y)
+    clf = ERMClassifier(lr=0.1, lr_schedule="cosine", max_epochs=4, random_state=0).fit(
+        X, Y
+    )
     # 0.1 * (1 + cos(pi * e / 4)) / 2 for e = 0..3
-    expected = [0.1, 0.1 * (1 + math.sqrt(0.5)) / 2, 0.05, 0.1 * (1 - math.sqrt(0.5)) / 2]
+    expected = [
+        0.1,
+        0.1 * (1 + math.sqrt(0.5)) / 2,
+        0.05,
+        0.1 * (1 - math.sqrt(0.5)) / 2,
+    ]
     assert clf.history[:, "lr"] == pytest.approx(expected)
     # the optimizer is left at its initial rate for a later partial_fit
     assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1)
@@ -25,7 +32,9 @@ def test_cosine_rates_by_hand():
 
 def test_step_rates_by_hand():
     # 10 epochs, decay at rebalance_start = 0.8 -> epoch 8, then 8 + ceil(2 / 2) = 9
-    clf = ERMClassifier(lr=0.1, lr_schedule="step", max_epochs=10, random_state=0).fit(X, Y)
+    clf = ERMClassifier(lr=0.1, lr_schedule="step", max_epochs=10, random_state=0).fit(
+        X, Y
+    )
     assert clf.history[:, "lr"] == pytest.approx([0.1] * 8 + [0.01, 0.001])
     assert clf.optimizer_.param_groups[0]["lr"] == pytest.approx(0.1)
     # an int rebalance_start moves the decay with it

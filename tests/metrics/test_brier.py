@@ -64,7 +64,9 @@ def test_binary_hand_computed_1d_and_2d():
     P = np.column_stack([1 - np.asarray(p), p])
     assert balanced_brier_score(y, P) == pytest.approx(expected)
     # Summed over both columns (the multi-class formula): twice that.
-    assert balanced_brier_score(y, P, scale_by_half=False) == pytest.approx(2 * expected)
+    assert balanced_brier_score(y, P, scale_by_half=False) == pytest.approx(
+        2 * expected
+    )
     # Three labels: 'auto' never halves.
     P3 = np.column_stack([P, np.zeros(4)])
     assert balanced_brier_score(y, P3, labels=[0, 1, 2]) == pytest.approx(2 * expected)

@@ -86,8 +86,11 @@ def test_training_loss_is_ldam(fitted_ldam):
     clf.rebalance_active_ = False
     t = torch.tensor([[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]])
     terms = [
-        F.cross_entropy(30.0 * (z - m[k] * F.one_hot(torch.tensor([k, k]), 3)),
-                        torch.tensor([k, k]), reduction="none")
+        F.cross_entropy(
+            30.0 * (z - m[k] * F.one_hot(torch.tensor([k, k]), 3)),
+            torch.tensor([k, k]),
+            reduction="none",
+        )
         for k in range(3)
     ]
     expected = sum(t[:, k] * terms[k] for k in range(3)).mean()

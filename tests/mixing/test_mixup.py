@@ -46,7 +46,9 @@ def test_sample_lambda_is_seeded_and_in_range():
     a = [sample_lambda(0.4, np.random.default_rng(3)) for _ in range(2)]
     assert a[0] == a[1] and 0.0 <= a[0] <= 1.0
     draws = [sample_lambda(1.0, np.random.default_rng(s)) for s in range(400)]
-    assert abs(np.mean(draws) - 0.5) < 0.06  # Beta(1, 1) has mean 1/2, sd 0.29/sqrt(400)
+    assert (
+        abs(np.mean(draws) - 0.5) < 0.06
+    )  # Beta(1, 1) has mean 1/2, sd 0.29/sqrt(400)
     with pytest.raises(ValueError, match="alpha"):
         sample_lambda(0.0, np.random.default_rng(0))
 

@@ -19,28 +19,42 @@ def test_three_cases_of_eq10_on_a_hand_made_batch():
     # sample 0: ratio 9 >= 3 and lam 0.3 < 0.5 -> 0 (all to the minority partner)
     # sample 1: ratio 1/9 <= 1/3 but 1 - lam = 0.7 is not < 0.5 -> lam
     # samples 2, 3: ratios 1.67 and 0.6 are within (1/3, 3) -> lam
-    assert torch.allclose(remix_label_factor(lam, n_i, n_j), torch.tensor([0.0, 0.3, 0.3, 0.3]))
+    assert torch.allclose(
+        remix_label_factor(lam, n_i, n_j), torch.tensor([0.0, 0.3, 0.3, 0.3])
+    )
     lam = 0.8
     # sample 0: lam 0.8 is not < 0.5 -> lam; sample 1: ratio 1/9 and 1 - lam = 0.2 < 0.5 -> 1
-    assert torch.allclose(remix_label_factor(lam, n_i, n_j), torch.tensor([0.8, 1.0, 0.8, 0.8]))
+    assert torch.allclose(
+        remix_label_factor(lam, n_i, n_j), torch.tensor([0.8, 1.0, 0.8, 0.8])
+    )
 
 
 def test_boundaries_are_inclusive_on_ratio_strict_on_tau():
     n_i, n_j = torch.tensor([30.0, 10.0]), torch.tensor([10.0, 30.0])
     # ratio exactly kappa = 3 counts as majority; lam exactly tau does not trigger
-    assert remix_label_factor(0.49, n_i, n_j, kappa=3, tau=0.5).tolist() == pytest.approx([0.0, 0.49])
-    assert remix_label_factor(0.5, n_i, n_j, kappa=3, tau=0.5).tolist() == pytest.approx([0.5, 0.5])
-    assert remix_label_factor(0.51, n_i, n_j, kappa=3, tau=0.5).tolist() == pytest.approx([0.51, 1.0])
+    assert remix_label_factor(
+        0.49, n_i, n_j, kappa=3, tau=0.5
+    ).tolist() == pytest.approx([0.0, 0.49])
+    assert remix_label_factor(
+        0.5, n_i, n_j, kappa=3, tau=0.5
+    ).tolist() == pytest.approx([0.5, 0.5])
+    assert remix_label_factor(
+        0.51, n_i, n_j, kappa=3, tau=0.5
+    ).tolist() == pytest.approx([0.51, 1.0])
 
 
 @pytest.mark.parametrize("lam", [0.0, 0.1, 0.5, 0.9, 1.0])
 def test_tau_zero_is_the_base_method(lam):
     n_i, n_j = torch.tensor([1000.0, 1.0, 5.0]), torch.tensor([1.0, 1000.0, 5.0])
-    assert torch.equal(remix_label_factor(lam, n_i, n_j, tau=0.0), torch.full((3,), float(lam)))
+    assert torch.equal(
+        remix_label_factor(lam, n_i, n_j, tau=0.0), torch.full((3,), float(lam))
+    )
 
 
 def test_mixed_targets_keep_every_class_column():
-    t = mixed_targets(torch.tensor([1, 1]), torch.tensor([1, 0]), torch.tensor([0.25, 1.0]), 4)
+    t = mixed_targets(
+        torch.tensor([1, 1]), torch.tensor([1, 0]), torch.tensor([0.25, 1.0]), 4
+    )
     assert t.shape == (2, 4)
     assert torch.allclose(t, torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]))
     assert torch.allclose(t.sum(1), torch.ones(2))
@@ -101,14 +115,17 @@ def test_host_scalar_and_tensor_lambda_give_the_same_factor(kappa, tau):
     n_i, n_j = counts[y], counts[y[perm]]
     for lam in (0.0, 0.2, 0.3, 0.5, 0.7, 0.95, 1.0):
         scalar = remix_label_factor(lam, n_i, n_j, kappa=kappa, tau=tau)
-        tensor = remix_label_factor(torch.full((64,), lam), n_i, n_j, kappa=kappa, tau=tau)
+        tensor = remix_label_factor(
+            torch.full((64,), lam), n_i, n_j, kappa=kappa, tau=tau
+        )
         assert scalar.dtype == tensor.dtype == torch.float32
         assert torch.equal(scalar, tensor), (lam, kappa, tau)
         # (1 - lam) is rounded in float64 on the host path: last-bit equal.
         assert torch.allclose(
             mixed_targets(y, perm, lam, 5),
             mixed_targets(y, perm, torch.full((64,), lam), 5),
-            rtol=0, atol=1e-7,
+            rtol=0,
+            atol=1e-7,
         )
     # kappa = 1, equal counts, lam = 0.4 with tau = 0.7: both rules fire, no
     # class is the minority -> lam_y = lam.

@@ -211,8 +211,9 @@ def test_convolutions_on_1x1_maps_take_the_matrix_product_path(kernel_size) -> N
 def test_contrastive_width_defaults_to_the_feature_channels_up_to_256(
     in_channels, given, expected
 ) -> None:
-    rsg = RSG(in_channels=in_channels, n_classes=3, n_centers=1,
-              contrastive_channels=given)
+    rsg = RSG(
+        in_channels=in_channels, n_classes=3, n_centers=1, contrastive_channels=given
+    )
     assert rsg.contrastive_channels == expected
     assert rsg.contrastive.conv1.weight.shape[:2] == (expected, 2 * in_channels)
     assert rsg.contrastive.conv2.weight.shape[:2] == (expected, expected)
