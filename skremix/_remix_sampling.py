@@ -40,9 +40,10 @@ class ReMixClassifier(_ImbalancedNetBase):
         skremix's extension: every batch holds ``batch_size // C`` samples
         of every class (plus ``batch_size % C`` slots for distinct random
         classes), each drawn with replacement from that class's training
-        samples, so that every class is in every batch. 'global' is the
-        default because it scored higher in the quality matrix (see the
-        user guide); see :class:`skremix.sampling.ClassBalancedBatchSampler`.
+        samples, so that every class is in every batch. 'global' scored
+        higher in the tuning runs; in the full quality matrix the two are
+        within seed noise of each other (see the user guide). See
+        :class:`skremix.sampling.ClassBalancedBatchSampler`.
     n_batches : int or None, default=None
         Batches per epoch; None draws ``ceil(n_train / batch_size)``, about
         as many samples as one pass over the training data.
