@@ -215,7 +215,7 @@ def build_parser():
     training.add_argument(
         "--quick",
         action="store_true",
-        help=f"one seed ({QUICK['epochs']} epochs, all methods): about a minute "
+        help=f"one seed ({QUICK['epochs']} epochs, all methods): about two minutes "
         "on two cores; a first look, with no interval to tell noise from a "
         "difference",
     )
