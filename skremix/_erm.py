@@ -37,6 +37,3 @@ class ERMClassifier(_ImbalancedNetBase):
     >>> clf.history[:, "rebalance"]
     [False, False, False, False, True]
     """
-
-    def __init__(self, module=None, **kwargs):
-        super().__init__(module, **kwargs)

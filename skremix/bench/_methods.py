@@ -10,6 +10,7 @@ that every method sees the same features.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,16 +306,28 @@ def method_info(name: str) -> dict[str, Any]:
     }
 
 
+def _module_sizes(module_cls, input_shape, n_classes):
+    """The input and output sizes a built-in module's constructor takes, as a
+    plain skorch user passes them (``module__n_features=...``)."""
+    accepted = inspect.signature(module_cls).parameters
+    sizes = {"n_classes": n_classes}
+    if len(input_shape) == 1:
+        sizes["n_features"] = input_shape[0]
+    else:
+        sizes["in_channels"] = input_shape[0]
+        sizes["input_shape"] = tuple(input_shape)
+    return {k: v for k, v in sizes.items() if k in accepted}
+
+
 def _plain_skorch(input_shape, n_classes, max_epochs, batch_size, lr, device, schedule):
     """skorch's own NeuralNetClassifier with skremix's default module."""
     from skorch import NeuralNetClassifier
     from skorch.callbacks import LRScheduler
 
-    from skremix._base import _fill_module_kwargs
     from skremix.nn import default_module
 
     module = default_module(tuple(input_shape))
-    module_kwargs = _fill_module_kwargs(module, {}, tuple(input_shape), n_classes)
+    module_kwargs = _module_sizes(module, tuple(input_shape), n_classes)
     callbacks = None
     if schedule == "step":
         # skremix's step schedule with the default rebalance_start=0.8: x0.1
