@@ -56,7 +56,7 @@ the quality matrix on which the methods separate beyond seed noise.
 """
 
 _EPILOG = """\
-methods (--methods a,b,c; --list-methods shows which are available):
+methods (--methods a,b,c):
 {methods}
 
 outputs (in --out): results.csv (one row per method x seed/fold),
@@ -170,7 +170,7 @@ def build_parser():
     training.add_argument(
         "--methods",
         metavar="A,B,...",
-        help="comma-separated subset of the methods (default: all available)",
+        help="comma-separated subset of the methods (default: all)",
     )
     training.add_argument(
         "--list-methods", action="store_true", help="list the methods and exit"
@@ -236,7 +236,7 @@ def build_parser():
 
 
 def _resolve_methods(text):
-    """(methods to run, {skipped method: reason})."""
+    """The methods to run, in the order given (all by default)."""
     names = list_methods()
     if text is None:
         chosen = names
@@ -250,20 +250,7 @@ def _resolve_methods(text):
         if not chosen:
             raise BenchError("--methods is empty")
         chosen = list(dict.fromkeys(chosen))
-    run, skipped = [], {}
-    for name in chosen:
-        info = method_info(name)
-        if info["available"]:
-            run.append(name)
-        else:
-            skipped[name] = f"skremix.{info['classifier']} is not available"
-    if not run:
-        raise BenchError(
-            "none of the chosen methods is available ("
-            + "; ".join(f"{k}: {v}" for k, v in skipped.items())
-            + ")"
-        )
-    return run, skipped
+    return chosen
 
 
 def _resolve_device(choice):
@@ -360,7 +347,7 @@ def _one_line(exc):
 def _run(args, out_dir):
     """Load, split, train, score, report. Returns the exit code."""
     wall_start = time.perf_counter()
-    methods, skipped = _resolve_methods(args.methods)
+    methods = _resolve_methods(args.methods)
     device = _resolve_device(args.device)
     data = load_data(args.dataset, args.data, args.label_column)
     n_seeds = args.seeds or (1 if args.eval == "cv" else DEFAULTS["seeds"])
@@ -417,8 +404,6 @@ def _run(args, out_dir):
         f"{args.lr:g} ({args.lr_schedule or 'each method: its default schedule'}), device {device} ({torch.get_num_threads()} CPU thread(s)); "
         f"methods: {', '.join(methods)}"
     )
-    for name, reason in skipped.items():
-        print(f"note: skipping {name}: {reason}")
     sys.stdout.flush()
 
     _warm_up(data, args, device)
@@ -538,7 +523,6 @@ def _run(args, out_dir):
             }
             for name in methods
         },
-        "skipped": skipped,
         "versions": versions(),
         "device": device_info(device),
         "wall_time_s": wall,
@@ -639,9 +623,7 @@ def main(argv=None):
     if args.list_methods:
         width = max(len(n) for n in list_methods())
         for name in list_methods():
-            info = method_info(name)
-            flag = "" if info["available"] else "  [not available]"
-            print(f"{name.ljust(width)}  {info['description']}{flag}")
+            print(f"{name.ljust(width)}  {method_info(name)['description']}")
         return 0
     noisy = args.data is None and args.dataset in (None, "digits_noisy")
     if args.imbalance is None:

@@ -9,7 +9,6 @@ that every method sees the same features.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,24 +212,16 @@ _METHODS = [
 _BY_NAME = {m.name: m for m in _METHODS}
 
 
-def _skremix_class(name: str | None):
-    """The skremix classifier class ``name``, or None when it is not there."""
-    if name is None:
-        return None
-    try:
-        skremix = importlib.import_module("skremix")
-    except ImportError:  # pragma: no cover - the package imports itself
-        return None
-    return getattr(skremix, name, None)
+def _skremix_class(name: str):
+    """The skremix classifier class ``name`` (imported here: the package
+    imports this module)."""
+    import skremix
+
+    return getattr(skremix, name)
 
 
-def list_methods(available_only: bool = False) -> list[str]:
+def list_methods() -> list[str]:
     """Names of the benchmarked methods, in the order of the results table.
-
-    Parameters
-    ----------
-    available_only : bool, default=False
-        Only the methods whose skremix classifier can be imported now.
 
     Returns
     -------
@@ -239,7 +230,7 @@ def list_methods(available_only: bool = False) -> list[str]:
 
     See Also
     --------
-    method_info : description and availability of each method.
+    method_info : description, classifier and parameters of each method.
 
     Examples
     --------
@@ -249,13 +240,7 @@ def list_methods(available_only: bool = False) -> list[str]:
     >>> "remix_drw" in list_methods()
     True
     """
-    if available_only:
-        return [m.name for m in _METHODS if _available(m)]
     return [m.name for m in _METHODS]
-
-
-def _available(method: _Method) -> bool:
-    return method.classifier is None or _skremix_class(method.classifier) is not None
 
 
 def method_info(name: str) -> dict[str, Any]:
@@ -272,7 +257,7 @@ def method_info(name: str) -> dict[str, Any]:
         ``name``, ``description``, ``classifier`` (the estimator's class
         name), ``params`` (the parameters set on it, besides the shared
         budget), ``sampler`` (the imbalanced-learn sampler before it, or
-        None) and ``available`` (whether the class can be imported).
+        None).
 
     Raises
     ------
@@ -302,7 +287,6 @@ def method_info(name: str) -> dict[str, Any]:
         "classifier": m.classifier or "skorch.NeuralNetClassifier",
         "params": dict(m.params),
         "sampler": sampler.get(m.sampler),
-        "available": _available(m),
     }
 
 
@@ -423,8 +407,6 @@ def make_estimator(
     ------
     KeyError
         If ``name`` is not a method.
-    ImportError
-        If the method's skremix classifier is not available.
     ValueError
         If SMOTE cannot run (a class with a single training sample).
 
@@ -476,8 +458,6 @@ def make_estimator(
         steps.append(("float32", ReshapeTransformer()))
     else:
         cls = _skremix_class(method.classifier)
-        if cls is None:
-            raise ImportError(f"skremix.{method.classifier} is not available")
         params = dict(method.params)
         if lr_schedule is not None:
             params["lr_schedule"] = lr_schedule

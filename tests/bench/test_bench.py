@@ -171,22 +171,6 @@ def test_sampler_pipeline_pickles():
     assert ReshapeTransformer((-1,)).fit_transform(X).shape == (20, 16)
 
 
-def test_unavailable_method_is_skipped(npz_tabular, tmp_path, monkeypatch, capsys):
-    monkeypatch.delattr(skremix, "MFWClassifier")
-    assert "mfw" not in list_methods(available_only=True)
-    out = tmp_path / "skip"
-    code = main(
-        ["--data", str(npz_tabular), "--methods", "erm,mfw"]
-        + TINY
-        + ["--out", str(out), "--no-plot"]
-    )
-    assert code == 0
-    rows, summary = _read(out)
-    assert [r["method"] for r in rows] == ["erm"]
-    assert "mfw" in summary["skipped"]
-    assert "skipping mfw" in capsys.readouterr().out
-
-
 def test_list_methods_and_help(capsys):
     assert main(["--list-methods"]) == 0
     printed = capsys.readouterr().out
