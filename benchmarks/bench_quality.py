@@ -57,21 +57,38 @@ class Setting:
     description: str
 
 
+# The make_classification settings: generator arguments (the data set is
+# fixed by its random_state; the seed draws the split), then
+# (test per class, imbalance kind, ratio, n_max).
+_GENERATED = {
+    "mc10_lt50": (dict(random_state=101), (100, "long_tailed", 50, 400)),
+    "mc10_step20": (dict(random_state=102), (100, "step", 20, 400)),
+    "mc20_lt100_hard": (
+        dict(random_state=103, n_classes=20, class_sep=0.7, n_informative=12),
+        (100, "long_tailed", 100, 400),
+    ),
+    "mc10_step10_noisy": (dict(random_state=104, flip_y=0.15), (100, "step", 10, 400)),
+    # mc10_step20's kind of rows given as (n, 1, 1, d) one-channel maps,
+    # standardised: the default ConvNet trains on them.
+    "mc10_step20_maps": (dict(random_state=105), (100, "step", 20, 400)),
+}
+
+
 def _make_tabular(
-    seed, *, n_classes, class_sep, flip_y, data_seed, n_informative=10, n_features=20
+    *, n_classes=10, class_sep=1.0, flip_y=0.0, n_informative=10, random_state
 ):
     from sklearn.datasets import make_classification
 
     X, y = make_classification(
         n_samples=n_classes * 600,
-        n_features=n_features,
+        n_features=20,
         n_informative=n_informative,
         n_redundant=4,
         n_classes=n_classes,
         n_clusters_per_class=2,
         class_sep=class_sep,
         flip_y=flip_y,
-        random_state=data_seed,
+        random_state=random_state,
     )
     return X.astype(np.float32), y
 
@@ -85,39 +102,12 @@ def _load(name, seed):
         make_noisy_digits,
     )
 
-    if name == "mc10_lt50":
-        X, y = _make_tabular(
-            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=101
-        )
-        return X, y, 100, "long_tailed", 50, 400
-    if name == "mc10_step20":
-        X, y = _make_tabular(
-            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=102
-        )
-        return X, y, 100, "step", 20, 400
-    if name == "mc20_lt100_hard":
-        X, y = _make_tabular(
-            seed,
-            n_classes=20,
-            class_sep=0.7,
-            flip_y=0.0,
-            data_seed=103,
-            n_informative=12,
-        )
-        return X, y, 100, "long_tailed", 100, 400
-    if name == "mc10_step10_noisy":
-        X, y = _make_tabular(
-            seed, n_classes=10, class_sep=1.0, flip_y=0.15, data_seed=104
-        )
-        return X, y, 100, "step", 10, 400
-    if name == "mc10_step20_maps":
-        # The tabular rows of mc10_step20's generator given as (n, 1, 1, d)
-        # one-channel maps: the default ConvNet trains on them.
-        X, y = _make_tabular(
-            seed, n_classes=10, class_sep=1.0, flip_y=0.0, data_seed=105
-        )
-        X = (X - X.mean(0)) / X.std(0)
-        return X[:, None, None, :], y, 100, "step", 20, 400
+    if name in _GENERATED:
+        kwargs, rest = _GENERATED[name]
+        X, y = _make_tabular(**kwargs)
+        if name.endswith("_maps"):
+            X = ((X - X.mean(0)) / X.std(0))[:, None, None, :]
+        return (X, y, *rest)
     if name == "breast_cancer_5pct":
         X, y = load_breast_cancer_imbalanced(212 / 569, random_state=0)
         # Benign first (make_imbalanced keeps the first class largest); 50
@@ -273,37 +263,6 @@ def parse_column(spec):
     return name, overrides
 
 
-def _plain_net(input_shape, n_classes, epochs, overrides):
-    import torch
-    from skorch import NeuralNetClassifier
-
-    from skremix.nn import default_module
-
-    module = default_module(input_shape)
-    sizes = {"n_classes": n_classes}
-    if len(input_shape) == 1:
-        sizes["n_features"] = input_shape[0]
-    else:
-        sizes["in_channels"] = input_shape[0]
-        sizes["input_shape"] = tuple(input_shape)
-    import inspect
-
-    accepted = inspect.signature(module).parameters
-    params = dict(
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.AdamW,
-        lr=1e-3,
-        max_epochs=epochs,
-        batch_size=64,
-        iterator_train__shuffle=True,
-        train_split=None,
-        verbose=0,
-        **{f"module__{k}": v for k, v in sizes.items() if k in accepted},
-    )
-    params.update(overrides)
-    return NeuralNetClassifier(module, **params)
-
-
 def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
     from imblearn.ensemble import BalancedRandomForestClassifier
     from imblearn.over_sampling import SMOTE, RandomOverSampler
@@ -312,7 +271,7 @@ def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
     from sklearn.preprocessing import StandardScaler
 
     import skremix
-    from skremix.bench import ReshapeTransformer
+    from skremix.bench import ReshapeTransformer, make_estimator
 
     kind, params, _ = COLUMNS[column]
     tabular = len(input_shape) == 1
@@ -331,15 +290,24 @@ def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
             **overrides,
         )
     if kind.startswith("skorch"):
-        net = _plain_net(input_shape, n_classes, epochs, overrides)
+        # skorch's NeuralNetClassifier with the default module, as
+        # skremix-bench's "erm" builds it, alone or behind an imblearn sampler
+        # (the bench's own "ros" / "smote" put ERMClassifier there instead).
+        import torch
+
+        net = make_estimator(
+            "erm",
+            input_shape=input_shape,
+            n_classes=n_classes,
+            max_epochs=epochs,
+            device="cuda" if torch.cuda.is_available() else "cpu",
+        )[-1].set_params(**overrides)
         steps = list(pre)
         if kind != "skorch":
             if kind.endswith("ros"):
                 sampler = RandomOverSampler(random_state=seed)
             else:
-                sampler = SMOTE(
-                    k_neighbors=max(1, min(5, min_count - 1)), random_state=seed
-                )
+                sampler = SMOTE(k_neighbors=min(5, min_count - 1), random_state=seed)
             if not tabular:
                 steps.append(ReshapeTransformer((-1,)))
             steps.append(sampler)
@@ -361,19 +329,19 @@ def fit_one(setting, budget, seed, spec):
     X_tr, y_tr, X_te, y_te = split(setting, seed)
     n_classes = len(np.unique(y_te))
     input_shape = tuple(X_tr.shape[1:])
-    est = build(
-        column,
-        overrides,
-        input_shape,
-        n_classes,
-        budget,
-        seed,
-        int(np.bincount(y_tr).min()),
-    )
     start = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)  # plain skorch has no random_state
         try:
+            est = build(
+                column,
+                overrides,
+                input_shape,
+                n_classes,
+                budget,
+                seed,
+                int(np.bincount(y_tr).min()),
+            )
             est.fit(X_tr, y_tr)
             pred = est.predict(X_te)
             bacc = 100 * balanced_accuracy_score(y_te, pred)

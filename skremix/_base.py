@@ -36,6 +36,7 @@ from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader, Subset
 
 from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccuracy
+from skremix.datasets import imbalance_kind
 from skremix.mixing import (
     ldam_cross_entropy,
     ldam_logits,
@@ -160,6 +161,9 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         validation split), aligned with ``classes_``.
     class_weights_ : ndarray of shape (n_classes,)
         Effective-number class weights of ``class_counts_`` (sum C).
+    imbalance_kind_ : {'step', 'long_tailed'}
+        Profile of ``class_counts_`` (:func:`skremix.datasets.imbalance_kind`);
+        MFW's and RSG's 'auto' settings follow it.
     n_features_in_ : int
         Features of tabular input; for images the size of axis 1 of ``X``
         as passed (channels, or height for ``(n, h, w)`` input).
@@ -688,6 +692,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         counts = np.bincount(to_numpy(y_train), minlength=len(self.classes_))
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
+        self.imbalance_kind_ = imbalance_kind(counts)
         self.plain_epochs_ = self._resolve_start()
         self.decay_epoch_ = self._epochs_before(self.rebalance_start)
         return dataset_train, dataset_valid

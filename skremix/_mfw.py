@@ -8,7 +8,6 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
-from skremix.datasets import imbalance_kind
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 
 __all__ = ["MFWClassifier"]
@@ -136,7 +135,6 @@ class MFWClassifier(_ImbalancedNetBase):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        self.imbalance_kind_ = imbalance_kind(self.class_counts_)
         beta = self.beta
         if isinstance(beta, str) and beta == "auto":
             beta = 0.01 if self.imbalance_kind_ == "step" else 2.0

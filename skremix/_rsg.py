@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
 from skremix.callbacks import call_epoch
-from skremix.datasets import imbalance_kind
 from skremix.mixing import resolve_layer, transform_output_at
 from skremix.nn import RSG
 
@@ -85,8 +84,6 @@ class RSGClassifier(_ImbalancedNetBase):
     rsg_ : skremix.nn.RSG
         The generator, registered with the net: on its device, in its
         optimizer, pickled with it. Unused at prediction.
-    imbalance_kind_ : {{'step', 'long_tailed'}}
-        Profile of ``class_counts_`` (:func:`skremix.datasets.imbalance_kind`).
     frequent_ratio_, transfer_strength_ : float
         The values trained with ('auto' resolved).
 
@@ -250,7 +247,6 @@ class RSGClassifier(_ImbalancedNetBase):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        self.imbalance_kind_ = imbalance_kind(self.class_counts_)
         self.frequent_ratio_ = _resolve(self.frequent_ratio, self.imbalance_kind_, 0)
         self.transfer_strength_ = _resolve(
             self.transfer_strength, self.imbalance_kind_, 1
