@@ -6,9 +6,17 @@ minority) is imposed on the training part. Same module (skremix ConvNet),
 optimizer (AdamW, lr 1e-3), epochs and batch size for every method; balanced
 accuracy on the test set, mean +- std over seeds. "plain skorch" keeps skorch's
 constant learning rate; the skremix classifiers (ERM included) use their
-default cosine schedule.
+default schedule.
 
-    python benchmarks/bench_foundation.py [--epochs 30] [--seeds 3]
+    python benchmarks/bench_remix.py [--epochs 30] [--seeds 3]
+
+``benchmarks/results/remix_digits_step10.txt`` was run (as
+``bench_foundation.py``, committed in 0bb609d) with the defaults of its time:
+a per-epoch cosine schedule for the skremix classifiers, RemixClassifier with
+``alpha=1.0`` and no deferred re-weighting (the "Remix" row). Since then they
+default to a constant rate, and RemixClassifier to ``alpha=0.4`` with
+``rebalance='drw'`` ("Remix" now trains as Remix-DRW); a run today gives
+different skremix rows. The plain skorch row is unchanged.
 """
 
 import argparse

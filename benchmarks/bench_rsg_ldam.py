@@ -3,9 +3,10 @@
 sklearn's digits as (n, 1, 8, 8) images; a balanced test set of 30 images per
 class is held out first, then step or long-tailed imbalance (ratio 10) is
 imposed on the training part. Same module (skremix ConvNet), optimizer
-(AdamW, lr 1e-3), learning-rate schedule (skremix's default per-epoch cosine
-annealing; skorch's ``LRScheduler(CosineAnnealingLR)`` for plain skorch, the
-same rates), epochs and batch size for every method:
+(AdamW, lr 1e-3), learning-rate schedule (``--lr-schedule``, per-epoch cosine
+annealing by default: skremix's ``lr_schedule='cosine'``, and skorch's
+``LRScheduler(CosineAnnealingLR)`` for plain skorch, the same rates), epochs
+and batch size for every method:
 
 - ERM: plain skorch ``NeuralNetClassifier`` with cross-entropy;
 - ERM-RSG: ``RSGClassifier`` (cross-entropy, generation from 80% of epochs);
@@ -22,8 +23,15 @@ triples the training time.
 Balanced accuracy on the test set, mean +- std over seeds. Then the predict
 time of the last RSGClassifier against the same trained module without RSG.
 
-    python benchmarks/bench_issue4.py [--epochs 30] [--seeds 3] [--ratio 10] \
+    python benchmarks/bench_rsg_ldam.py [--epochs 30] [--seeds 3] [--ratio 10] \
         [--contrastive-channels 64] [--lr-schedule cosine]
+
+``benchmarks/results/rsg_ldam.txt`` was run (as ``bench_issue4.py``, commit
+c469e4d) with the defaults of its time: RSGClassifier without deferred
+re-weighting, so the "ERM-RSG" row is cross-entropy with RSG alone. Since
+then RSGClassifier defaults to ``rebalance='drw'``; a run today trains
+"ERM-RSG" with DRW and gives a different row. The other rows set their loss,
+re-weighting and schedule explicitly.
 """
 
 import argparse
@@ -55,6 +63,14 @@ def _best_time(fn, repeat=5):
     return best
 
 
+def rsg_layer(clf):
+    """Name of the submodule ``clf`` generates at: ``mix_layer``, else the
+    module's placement for RSG (``default_mix_layers``), else its
+    ``default_mix_layer``."""
+    per_method = getattr(clf.module_, "default_mix_layers", None) or {}
+    return clf.mix_layer or per_method.get("rsg") or clf.module_.default_mix_layer
+
+
 def predict_timing(clf, X):
     """Predict time of ``clf`` against its trained module without RSG."""
     Xt = torch.as_tensor(X)
@@ -80,7 +96,8 @@ def predict_timing(clf, X):
                 module(Xt[start : start + clf.batch_size])
 
     t_module = _best_time(direct)
-    layer = clf.module_.get_submodule(clf._mix_layer_name())
+    layer_name = rsg_layer(clf)
+    layer = clf.module_.get_submodule(layer_name)
     n = len(X)
     print(
         f"\npredict_proba on {n} images of shape {X.shape[1:]}, batches of {clf.batch_size}"
@@ -91,7 +108,7 @@ def predict_timing(clf, X):
     print(f"  module_ forward alone (no_grad)        {1e3 * t_module:8.1f} ms")
     print(
         f"  RSG module calls during predict: {len(calls)}; forward hooks on "
-        f"{clf._mix_layer_name()!r}: {len(layer._forward_hooks)}"
+        f"{layer_name!r}: {len(layer._forward_hooks)}"
     )
 
 
