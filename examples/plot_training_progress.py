@@ -24,7 +24,7 @@ digits 0-4, near 0 for digits 5-9), and ERM fits all classes within about
 ten epochs. MFW does not shorten the minority classes' under-fitting phase
 here: they are fitted a few epochs later than with ERM (with ``beta=0.01``
 as well), and the test accuracies of the two end up close (see
-``benchmarks/bench_issue3.py``). The diagnostic is what this example is
+``benchmarks/bench_remix_sampling_mfw.py``). The diagnostic is what this example is
 about: run it on your own data and module before trusting a method's story.
 
 The figure is written next to this script, or to the path in the
