@@ -7,12 +7,14 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from skremix.bench._data import (
     DATASETS,
     BenchError,
+    Data,
     auto_test_per_class,
     load_data,
     make_splits,
@@ -79,6 +81,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text):
+    """argparse type: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -89,6 +92,7 @@ def _positive_int(text):
 
 
 def _positive_float(text):
+    """argparse type: a finite number > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -254,6 +258,8 @@ def _resolve_methods(text):
 
 
 def _resolve_device(choice):
+    """The run's torch device: 'auto' resolved; 'cuda' without a GPU is an
+    error."""
     import torch
 
     if choice == "auto":
@@ -298,6 +304,8 @@ def _warm_up(data, args, device):
 
 
 def _score(estimator, X, y, n_classes):
+    """The test metrics of a fitted estimator (probabilities widened to
+    ``n_classes`` columns when a class was absent from the training part)."""
     from imblearn.metrics import geometric_mean_score
     from sklearn.metrics import balanced_accuracy_score, f1_score
 
@@ -340,18 +348,61 @@ def _fit(estimator, X, y, seed, device):
 
 
 def _one_line(exc):
+    """``'ExceptionType: first line of its message'``."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def _run(args, out_dir):
-    """Load, split, train, score, report. Returns the exit code."""
-    wall_start = time.perf_counter()
+@dataclass
+class _Plan:
+    """One run, resolved from its arguments before any training: the methods,
+    the device, the data and every train/test split."""
+
+    methods: list
+    device: str
+    data: Data
+    seeds: list
+    test_per_class: int | None
+    splits: list
+
+    @property
+    def n_classes(self):
+        return len(self.data.classes)
+
+    def first_split_counts(self):
+        """Per-class sample counts of the first split: ``(train, test)`` lists."""
+        first = self.splits[0]
+        return tuple(
+            np.bincount(self.data.y[idx], minlength=self.n_classes).tolist()
+            for idx in (first.train, first.test)
+        )
+
+
+def _seeds(first, n, evaluation):
+    """The run's seeds: ``n`` of them from ``first``; when ``n`` is None, one
+    for cv and ``DEFAULTS['seeds']`` for holdout."""
+    n = n or (1 if evaluation == "cv" else DEFAULTS["seeds"])
+    return list(range(first, first + n))
+
+
+def _unit(evaluation):
+    """What the runs of one method are counted in: seeds or folds."""
+    return "seeds" if evaluation == "holdout" else "folds"
+
+
+def _ratio_text(args):
+    """``' ratio R'`` to follow the imbalance's name; empty for 'none'."""
+    return "" if args.imbalance == "none" else f" ratio {args.ratio:g}"
+
+
+def _plan(args):
+    """Resolve the methods, the device, the data and its splits, in that order
+    (the first bad argument is the one reported); nothing is trained or
+    written yet."""
     methods = _resolve_methods(args.methods)
     device = _resolve_device(args.device)
     data = load_data(args.dataset, args.data, args.label_column)
-    n_seeds = args.seeds or (1 if args.eval == "cv" else DEFAULTS["seeds"])
-    seeds = list(range(args.seed, args.seed + n_seeds))
+    seeds = _seeds(args.seed, args.seeds, args.eval)
     test_per_class = args.test_per_class
     if args.eval == "holdout" and test_per_class is None:
         test_per_class = auto_test_per_class(data.y)
@@ -364,98 +415,118 @@ def _run(args, out_dir):
         folds=args.folds,
         test_per_class=test_per_class,
     )
-    os.makedirs(out_dir, exist_ok=True)
+    return _Plan(methods, device, data, seeds, test_per_class, splits)
 
-    n_classes = len(data.classes)
-    threads = _resolve_threads(args, data, device)
-    if threads is not None:
-        import torch
 
-        torch.set_num_threads(threads)
-    first = splits[0]
-    train_counts = np.bincount(data.y[first.train], minlength=n_classes).tolist()
-    test_counts = np.bincount(data.y[first.test], minlength=n_classes).tolist()
-    unit = "seeds" if args.eval == "holdout" else "folds"
+def _header(args, plan, n_threads):
+    """The lines printed before training: data, evaluation, class counts of
+    the first split, budget."""
+    data = plan.data
+    train_counts, test_counts = plan.first_split_counts()
     shape = "x".join(str(d) for d in data.input_shape)
-    print(
-        f"data: {data.name}, {data.kind} {shape}, {len(data.y)} samples, {n_classes} classes"
-    )
-    for note in data.notes:
-        print(f"note: {note}")
+    lines = [
+        f"data: {data.name}, {data.kind} {shape}, {len(data.y)} samples, "
+        f"{plan.n_classes} classes"
+    ]
+    lines += [f"note: {note}" for note in data.notes]
     if args.eval == "holdout":
-        print(
-            f"evaluation: holdout, balanced test set of {test_per_class} per class, "
-            f"imbalance {args.imbalance}"
-            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
-            + f" on the training part; {len(seeds)} seed(s) {seeds}"
+        lines.append(
+            f"evaluation: holdout, balanced test set of {plan.test_per_class} per "
+            f"class, imbalance {args.imbalance}{_ratio_text(args)} on the training "
+            f"part; {len(plan.seeds)} seed(s) {plan.seeds}"
         )
     else:
-        print(
+        lines.append(
             f"evaluation: {args.folds}-fold stratified CV (shuffled) on the data with "
-            f"imbalance {args.imbalance}"
-            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
-            + f"; {len(seeds)} seed(s) {seeds}"
+            f"imbalance {args.imbalance}{_ratio_text(args)}; {len(plan.seeds)} "
+            f"seed(s) {plan.seeds}"
         )
-    print(f"train counts per class (first split): {train_counts}; test: {test_counts}")
-    import torch
-
-    print(
-        f"budget: {args.epochs} epochs, batch size {args.batch_size}, AdamW lr "
-        f"{args.lr:g} ({args.lr_schedule or 'each method: its default schedule'}), device {device} ({torch.get_num_threads()} CPU thread(s)); "
-        f"methods: {', '.join(methods)}"
+    lines.append(
+        f"train counts per class (first split): {train_counts}; test: {test_counts}"
     )
-    sys.stdout.flush()
+    lines.append(
+        f"budget: {args.epochs} epochs, batch size {args.batch_size}, AdamW lr "
+        f"{args.lr:g} ({args.lr_schedule or 'each method: its default schedule'}), "
+        f"device {plan.device} ({n_threads} CPU thread(s)); "
+        f"methods: {', '.join(plan.methods)}"
+    )
+    return lines
 
-    _warm_up(data, args, device)
-    rows = []
-    csv_path = os.path.join(out_dir, "results.csv")
-    bar = ProgressBar(len(splits) * len(methods), enabled=not args.no_progress)
-    interrupted = False
+
+def _fit_one(args, plan, name, split):
+    """Train method ``name`` on one split and score it on the split's test
+    part: one results.csv row. A failure gives NaN scores, an
+    ``'error: ...'`` status and a note on stderr instead of stopping the run."""
+    data = plan.data
+    X_tr, y_tr = data.X[split.train], data.y[split.train]
+    X_te, y_te = data.X[split.test], data.y[split.test]
+    row = {
+        "method": name,
+        "seed": split.seed,
+        "fold": split.fold,
+        "n_train": len(y_tr),
+        "n_test": len(y_te),
+        **{m: float("nan") for m in METRICS},
+    }
     try:
-        for split in splits:
-            X_tr, y_tr = data.X[split.train], data.y[split.train]
-            X_te, y_te = data.X[split.test], data.y[split.test]
-            for name in methods:
-                where = f"seed {split.seed}" + (
-                    "" if split.fold is None else f" fold {split.fold}"
-                )
-                label = f"{name} {where}"
+        estimator = _make(
+            data,
+            args,
+            plan.device,
+            name,
+            random_state=split.seed,
+            min_class_count=int(np.bincount(y_tr).min()),
+        )
+        row["fit_time_s"] = _fit(estimator, X_tr, y_tr, split.seed, plan.device)
+        row.update(_score(estimator, X_te, y_te, plan.n_classes))
+        row["status"] = "ok"
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one failed run does not stop the others
+        row["status"] = "error: " + _one_line(exc)
+        sys.stderr.write(
+            f"\nnote: {_run_label(name, split)} failed: {_one_line(exc)}\n"
+        )
+    return row
+
+
+def _run_label(name, split):
+    """``'<method> seed S'``, with ``' fold F'`` under cv."""
+    return f"{name} seed {split.seed}" + (
+        "" if split.fold is None else f" fold {split.fold}"
+    )
+
+
+def _fit_all(args, plan, csv_path):
+    """Every method on every split, after one untimed warm-up fit, rewriting
+    ``csv_path`` after each run. Ctrl-C stops the loop and keeps the runs
+    finished so far. Returns ``(rows, interrupted)``."""
+    _warm_up(plan.data, args, plan.device)
+    rows = []
+    bar = ProgressBar(
+        len(plan.splits) * len(plan.methods), enabled=not args.no_progress
+    )
+    try:
+        for split in plan.splits:
+            for name in plan.methods:
+                label = _run_label(name, split)
                 bar.starting(label)
-                row = {
-                    "method": name,
-                    "seed": split.seed,
-                    "fold": split.fold,
-                    "n_train": len(y_tr),
-                    "n_test": len(y_te),
-                    **{m: float("nan") for m in METRICS},
-                }
-                try:
-                    estimator = _make(
-                        data,
-                        args,
-                        device,
-                        name,
-                        random_state=split.seed,
-                        min_class_count=int(np.bincount(y_tr).min()),
-                    )
-                    row["fit_time_s"] = _fit(estimator, X_tr, y_tr, split.seed, device)
-                    row.update(_score(estimator, X_te, y_te, n_classes))
-                    row["status"] = "ok"
-                except KeyboardInterrupt:
-                    raise
-                except Exception as exc:  # one failed run does not stop the others
-                    row["status"] = "error: " + _one_line(exc)
-                    sys.stderr.write(f"\nnote: {label} failed: {_one_line(exc)}\n")
-                rows.append(row)
+                rows.append(_fit_one(args, plan, name, split))
                 write_csv(csv_path, rows)
                 bar.finished(label)
     except KeyboardInterrupt:
-        interrupted = True
         sys.stderr.write("\ninterrupted: writing the runs finished so far\n")
+        return rows, True
+    return rows, False
 
+
+def _report(args, rows, methods):
+    """Summarise the runs and print the results: heading, table, verdict.
+    Returns the summary.json entries ``summary``, ``paired_vs_erm``,
+    ``table`` and ``verdict``."""
     summary = summarize(rows, methods)
     gains = paired_gains(rows, methods) if "erm" in methods else None
-    wall = time.perf_counter() - wall_start
+    unit = _unit(args.eval)
     print()
     print(
         f"results ({args.eval}; mean ± std over {unit}; balanced Brier: lower is better"
@@ -469,82 +540,133 @@ def _run(args, out_dir):
     )
     table = format_table(summary, unit=unit, gains=gains)
     print(table)
-    print(verdict(summary))
-
-    config = {
-        key: getattr(args, key)
-        for key in (
-            "dataset",
-            "data",
-            "label_column",
-            "imbalance",
-            "ratio",
-            "eval",
-            "folds",
-            "epochs",
-            "batch_size",
-            "lr",
-            "lr_schedule",
-            "device",
-            "threads",
-            "quick",
-        )
-    }
-    config.update(
-        {
-            "dataset": None if args.data else data.name,
-            "device_resolved": device,
-            "seeds": seeds,
-            "test_per_class": test_per_class,
-            "optimizer": "AdamW",
-            "methods": methods,
-        }
-    )
-    payload = {
+    conclusion = verdict(summary)
+    print(conclusion)
+    return {
         "summary": summary,
         "paired_vs_erm": gains,
         "table": table,
-        "verdict": verdict(summary),
-        "config": config,
-        "data": {
-            "name": data.name,
-            "kind": data.kind,
-            "input_shape": list(data.input_shape),
-            "n_samples": int(len(data.y)),
-            "classes": data.classes.tolist(),
-            "train_counts_first_split": train_counts,
-            "test_counts_first_split": test_counts,
-            "n_splits": len(splits),
-        },
+        "verdict": conclusion,
+    }
+
+
+#: The arguments that summary.json's config records as given.
+_CONFIG_KEYS = (
+    "dataset",
+    "data",
+    "label_column",
+    "imbalance",
+    "ratio",
+    "eval",
+    "folds",
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "device",
+    "threads",
+    "quick",
+)
+
+
+def _config(args, plan):
+    """The run's settings for summary.json: the arguments as given, plus what
+    was resolved from them."""
+    config = {key: getattr(args, key) for key in _CONFIG_KEYS}
+    config.update(
+        {
+            "dataset": None if args.data else plan.data.name,
+            "device_resolved": plan.device,
+            "seeds": plan.seeds,
+            "test_per_class": plan.test_per_class,
+            "optimizer": "AdamW",
+            "methods": plan.methods,
+        }
+    )
+    return config
+
+
+def _data_info(plan):
+    """The data entry of summary.json: shape, classes, counts, splits."""
+    data = plan.data
+    train_counts, test_counts = plan.first_split_counts()
+    return {
+        "name": data.name,
+        "kind": data.kind,
+        "input_shape": list(data.input_shape),
+        "n_samples": int(len(data.y)),
+        "classes": data.classes.tolist(),
+        "train_counts_first_split": train_counts,
+        "test_counts_first_split": test_counts,
+        "n_splits": len(plan.splits),
+    }
+
+
+def _plot_title(args, data_name, rows):
+    """Title of results.png: data, imbalance, epochs and the splits done."""
+    n_done = len({(r["seed"], r["fold"]) for r in rows})
+    return (
+        f"{data_name}, {args.imbalance}{_ratio_text(args)}, {args.epochs} epochs, "
+        f"{args.eval} ({n_done} {_unit(args.eval)[:-1]}"
+        + ("s)" if n_done != 1 else ")")
+    )
+
+
+def _write_outputs(args, out_dir, plan, rows, report, wall, complete):
+    """Write summary.json and, unless --no-plot, results.png to ``out_dir``
+    (results.csv is written as the runs finish). Returns the file names
+    written, results.csv included."""
+    payload = {
+        **report,
+        "config": _config(args, plan),
+        "data": _data_info(plan),
         "methods": {
             name: {
                 **method_info(name),
-                "pipeline": _describe(name, data, args, device),
+                "pipeline": _describe(name, plan.data, args, plan.device),
             }
-            for name in methods
+            for name in plan.methods
         },
         "versions": versions(),
-        "device": device_info(device),
+        "device": device_info(plan.device),
         "wall_time_s": wall,
-        "complete": not interrupted,
+        "complete": complete,
     }
     write_json(os.path.join(out_dir, "summary.json"), payload)
     written = ["results.csv", "summary.json"]
     if not args.no_plot:
-        n_done = len({(r["seed"], r["fold"]) for r in rows})
-        title = (
-            f"{data.name}, {args.imbalance}"
-            + ("" if args.imbalance == "none" else f" ratio {args.ratio:g}")
-            + f", {args.epochs} epochs, {args.eval} ({n_done} {unit[:-1]}"
-            + ("s)" if n_done != 1 else ")")
-        )
-        if plot(os.path.join(out_dir, "results.png"), summary, title):
+        title = _plot_title(args, plan.data.name, rows)
+        if plot(os.path.join(out_dir, "results.png"), report["summary"], title):
             written.append("results.png")
         else:
             print(
                 "note: matplotlib is not installed: results.png skipped "
                 "(pip install 'skremix[bench]')"
             )
+    return written
+
+
+def _run(args, out_dir):
+    """One run: plan it, print its header, fit every method on every split,
+    report the results and write the outputs. Returns the exit code (130
+    when interrupted)."""
+    import torch
+
+    wall_start = time.perf_counter()
+    plan = _plan(args)
+    os.makedirs(out_dir, exist_ok=True)
+    threads = _resolve_threads(args, plan.data, plan.device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    print("\n".join(_header(args, plan, torch.get_num_threads())))
+    sys.stdout.flush()
+
+    rows, interrupted = _fit_all(args, plan, os.path.join(out_dir, "results.csv"))
+    report = _report(args, rows, plan.methods)
+    wall = time.perf_counter() - wall_start
+    written = _write_outputs(
+        args, out_dir, plan, rows, report, wall, complete=not interrupted
+    )
     print(f"wrote {', '.join(written)} to {out_dir} (wall time {wall:.0f} s)")
     return 130 if interrupted else 0
 
