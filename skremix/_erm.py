@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _SHARED_PARAMS_DOC, _ImbalancedNetBase
+from skremix._base import _ImbalancedNetBase
+from skremix._docstrings import fill_doc
 
 __all__ = ["ERMClassifier"]
 
 
+@fill_doc()
 class ERMClassifier(_ImbalancedNetBase):
-    __doc__ = f"""Empirical risk minimisation: the same network and loop, no mixing.
+    """Empirical risk minimisation: the same network and loop, no mixing.
 
     The baseline every method is compared with, sharing everything but the
     method: input handling, default modules, batches, seeding and the
@@ -18,11 +20,11 @@ class ERMClassifier(_ImbalancedNetBase):
 
     Parameters
     ----------
-    {_SHARED_PARAMS_DOC}
+    %(shared_params)s
 
     Attributes
     ----------
-    {_SHARED_ATTRIBUTES_DOC}
+    %(shared_attributes)s
 
     See Also
     --------

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
+from skremix._base import _ImbalancedNetBase
+from skremix._docstrings import fill_doc
+from skremix.base import FitState, TrainStep
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 
 __all__ = ["MFWClassifier"]
 
 
+@dataclass(frozen=True)
+class _MFWFitState(FitState):
+    """The base's per-fit state plus ``s(N_c)`` of the training counts."""
+
+    strength: torch.Tensor | None = None
+
+
+@fill_doc(rebalance="'drw'")
 class MFWClassifier(_ImbalancedNetBase):
-    __doc__ = f"""Major Feature Weakening (MFW): mix majority-class hidden features away.
+    r"""Major Feature Weakening (MFW): mix majority-class hidden features away.
 
     The network is split as ``f = h(g(x))`` at ``mix_layer``. In training
     only, each sample ``n`` of a mini-batch draws its own
     ``lam_n ~ Beta(alpha, alpha)``, scaled by the class weight
-    ``s(N_{{y_n}})`` of Eq. 12, and its hidden feature becomes
+    ``s(N_{y_n})`` of Eq. 12, and its hidden feature becomes
     ``(1 - lam_n) g(x_n) + lam_n g(x_perm(n))``; its label is unchanged.
     Majority-class samples are weakened toward other samples so that the
     network cannot fit them first, which balances the training progress
@@ -43,11 +54,11 @@ class MFWClassifier(_ImbalancedNetBase):
         flips on a one-sample difference, and it scored lower on the step
         settings of the quality matrix. With 2.0 the minority classes are
         weakened too, less than the majority (see Notes).
-    {_params_doc(rebalance="'drw'")}
+    %(shared_params)s
 
     Attributes
     ----------
-    {_SHARED_ATTRIBUTES_DOC}
+    %(shared_attributes)s
 
     See Also
     --------
@@ -58,26 +69,26 @@ class MFWClassifier(_ImbalancedNetBase):
 
     Notes
     -----
-    For sample :math:`n` of a batch with partner :math:`\\pi(n)`,
+    For sample :math:`n` of a batch with partner :math:`\pi(n)`,
 
     .. math::
 
-        \\lambda_n \\sim \\mathrm{{Beta}}(\\alpha, \\alpha), \\quad
-        \\lambda_n \\leftarrow s(N_{{y_n}}) \\lambda_n, \\quad
-        \\tilde z_n = (1 - \\lambda_n) g(x_n) + \\lambda_n g(x_{{\\pi(n)}}),
-        \\quad \\tilde y_n = y_n
+        \lambda_n \sim \mathrm{Beta}(\alpha, \alpha), \quad
+        \lambda_n \leftarrow s(N_{y_n}) \lambda_n, \quad
+        \tilde z_n = (1 - \lambda_n) g(x_n) + \lambda_n g(x_{\pi(n)}),
+        \quad \tilde y_n = y_n
 
     (Algorithm 1) with
 
     .. math::
 
-        s(N_c) = 0.5 \\, \\sigma\\left(\\frac{{N_c - \\mu}}{{\\beta \\gamma}}\\right)
+        s(N_c) = 0.5 \, \sigma\left(\frac{N_c - \mu}{\beta \gamma}\right)
 
-    (Eq. 12), :math:`\\mu` the geometric mean and :math:`\\gamma` the
+    (Eq. 12), :math:`\mu` the geometric mean and :math:`\gamma` the
     population standard deviation of the training class counts. Since
     :math:`s < 0.5`, a sample's own feature always keeps at least half of
     the weight; balanced counts give :math:`s = 0` (plain training).
-    Gradients flow into the partner feature :math:`g(x_{{\\pi(n)}})` (not
+    Gradients flow into the partner feature :math:`g(x_{\pi(n)})` (not
     detached): the paper's gradient analysis relies on it. The
     coefficients are drawn on the training device.
 
@@ -141,21 +152,36 @@ class MFWClassifier(_ImbalancedNetBase):
         self.beta_ = float(beta)
         return dataset_train, dataset_valid
 
-    def _class_strength(self, device):
-        """``s(N_c)`` of the training counts, computed once per fit."""
-        cache = self._train_cache(device)
-        if "mfw_strength" not in cache:
-            cache["mfw_strength"] = mfw_strength(cache["counts"], self.beta_)
-        return cache["mfw_strength"]
+    def _make_fit_state(self, device):
+        state = super()._make_fit_state(device)
+        return _MFWFitState(
+            **vars(state), strength=mfw_strength(state.counts, self.beta_)
+        )
 
-    def _train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, **fit_params):
+        """Weaken the batch's hidden features at ``mix_layer`` (Algorithm 1).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (B, ...)
+            The batch's inputs.
+        y : torch.Tensor of shape (B,)
+            Class indices.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : skremix.base.TrainStep
+            The logits of the weakened forward pass and the unchanged labels.
+        """
         layer = self._mix_layer_name()
         concentration = torch.full((), float(self.alpha), device=X.device)
         beta_dist = torch.distributions.Beta(
             concentration, concentration, validate_args=False
         )
-        lam = beta_dist.sample((len(X),)) * self._class_strength(X.device)[y]
+        lam = beta_dist.sample((len(X),)) * self.fit_state(X.device).strength[y]
         perm = torch.randperm(len(X), device=X.device)
         with transform_output_at(self.module_, layer, lambda h: mfw_mix(h, lam, perm)):
             logits = self.infer(X, **fit_params)
-        return logits, y, {}
+        return TrainStep(logits, y)

@@ -7,7 +7,9 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
+from skremix._base import _ImbalancedNetBase
+from skremix._docstrings import fill_doc
+from skremix.base import TrainStep
 from skremix.mixing import (
     cutmix,
     mixed_targets,
@@ -21,8 +23,9 @@ from skremix.mixing import (
 __all__ = ["RemixClassifier"]
 
 
+@fill_doc(rebalance="'drw'")
 class RemixClassifier(_ImbalancedNetBase):
-    __doc__ = f"""Rebalanced Mixup (Remix): mixup whose label favours the minority class.
+    r"""Rebalanced Mixup (Remix): mixup whose label favours the minority class.
 
     Each training mini-batch draws one ``lam ~ Beta(alpha, alpha)`` and a
     permutation; features are mixed as in the base method (input Mixup,
@@ -45,17 +48,17 @@ class RemixClassifier(_ImbalancedNetBase):
         Feature share below which the majority label is dropped (Eq. 10);
         ``tau=0`` is exactly the base mixing method (plain Mixup, Manifold
         Mixup or CutMix).
-    mix : {{'input', 'manifold', 'cutmix'}}, default='input'
+    mix : {'input', 'manifold', 'cutmix'}, default='input'
         How features are mixed. 'manifold' mixes the output of
         ``mix_layer`` (a list of names: one layer drawn uniformly per batch,
         as Manifold Mixup does); 'cutmix' pastes a box of the partner image
         (images only) and uses the coefficient recomputed from the clipped
         box.
-    {_params_doc(rebalance="'drw'")}
+    %(shared_params)s
 
     Attributes
     ----------
-    {_SHARED_ATTRIBUTES_DOC}
+    %(shared_attributes)s
 
     See Also
     --------
@@ -64,16 +67,16 @@ class RemixClassifier(_ImbalancedNetBase):
 
     Notes
     -----
-    With ``n_i = N_{{y_i}}`` and ``n_j = N_{{y_j}}`` the whole-training-set
+    With ``n_i = N_{y_i}`` and ``n_j = N_{y_j}`` the whole-training-set
     counts of the two classes of a mixed pair,
 
     .. math::
 
-        \\lambda_y = \\begin{{cases}}
-            0 & n_i / n_j \\ge \\kappa \\text{{ and }} \\lambda < \\tau \\\\
-            1 & n_i / n_j \\le 1 / \\kappa \\text{{ and }} 1 - \\lambda < \\tau \\\\
-            \\lambda & \\text{{otherwise}}
-        \\end{{cases}}
+        \lambda_y = \begin{cases}
+            0 & n_i / n_j \ge \kappa \text{ and } \lambda < \tau \\
+            1 & n_i / n_j \le 1 / \kappa \text{ and } 1 - \lambda < \tau \\
+            \lambda & \text{otherwise}
+        \end{cases}
 
     and the loss is the per-sample ``lam_y * CE(out, y_i) + (1 - lam_y) *
     CE(out, y_j)``, averaged over the batch (a public re-implementation
@@ -161,7 +164,23 @@ class RemixClassifier(_ImbalancedNetBase):
                 "'manifold' for tabular data."
             )
 
-    def _train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, **fit_params):
+        """Mix the batch with a shuffled copy and relabel the pairs (Eq. 10).
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (B, ...)
+            The batch's inputs.
+        y : torch.Tensor of shape (B,)
+            Class indices.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : skremix.base.TrainStep
+            The logits of the mixed batch and its Remix soft labels.
+        """
         lam = sample_lambda(self.alpha, self.rng_)
         perm = torch.randperm(len(X), device=X.device)
         if self.mix == "input":
@@ -176,8 +195,8 @@ class RemixClassifier(_ImbalancedNetBase):
                 self.module_, self._mix_layer_name(), lambda h: mixup(h, lam, perm)
             ):
                 logits = self.infer(X, **fit_params)
-        counts = self._train_cache(X.device)["counts"]
+        counts = self.fit_state(X.device).counts
         lam_y = remix_label_factor(
             lam, counts[y], counts[y[perm]], self.kappa, self.tau
         )
-        return logits, mixed_targets(y, perm, lam_y, len(self.classes_)), {}
+        return TrainStep(logits, mixed_targets(y, perm, lam_y, len(self.classes_)))

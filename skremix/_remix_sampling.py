@@ -8,15 +8,18 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
+from skremix._base import _ImbalancedNetBase
+from skremix._docstrings import fill_doc
+from skremix.base import TrainStep
 from skremix.mixing import mixed_targets, mixup, sample_lambda
 from skremix.sampling import ClassBalancedBatchSampler
 
 __all__ = ["ReMixClassifier"]
 
 
+@fill_doc(lr_schedule="'step'")
 class ReMixClassifier(_ImbalancedNetBase):
-    __doc__ = f"""Resampling MixUp (ReMix): class-balanced batches mixed with soft labels.
+    r"""Resampling MixUp (ReMix): class-balanced batches mixed with soft labels.
 
     Every training mini-batch is first made class-balanced, then one
     ``lam ~ Beta(alpha, alpha)`` and a permutation mix the batch with
@@ -31,7 +34,7 @@ class ReMixClassifier(_ImbalancedNetBase):
         recommendation from its sensitivity study (g-mean stable for alpha
         in [0.01, 0.4], balanced Brier score improving toward 0.4); its
         reported experiments use 0.1. Values above 0.5 can hurt.
-    balance : {{'global', 'within_batch'}}, default='global'
+    balance : {'global', 'within_batch'}, default='global'
         How a batch is balanced. 'within_batch' is the paper's Algorithm 1
         (and the official code): a plain batch is drawn as a shuffled pass
         draws it (without replacement within the epoch), then re-sampled
@@ -47,11 +50,11 @@ class ReMixClassifier(_ImbalancedNetBase):
     n_batches : int or None, default=None
         Batches per epoch; None draws ``ceil(n_train / batch_size)``, about
         as many samples as one pass over the training data.
-    {_params_doc(lr_schedule="'step'")}
+    %(shared_params)s
 
     Attributes
     ----------
-    {_SHARED_ATTRIBUTES_DOC}
+    %(shared_attributes)s
 
     See Also
     --------
@@ -62,19 +65,19 @@ class ReMixClassifier(_ImbalancedNetBase):
     Notes
     -----
     With a class-balanced batch :math:`(x, y)` of size :math:`B`, one
-    :math:`\\lambda \\sim \\mathrm{{Beta}}(\\alpha, \\alpha)` and a permutation
-    :math:`\\pi`,
+    :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)` and a permutation
+    :math:`\pi`,
 
     .. math::
 
-        \\tilde x_i = \\lambda x_i + (1 - \\lambda) x_{{\\pi(i)}}, \\qquad
-        \\tilde y_i = \\lambda e_{{y_i}} + (1 - \\lambda) e_{{y_{{\\pi(i)}}}}
+        \tilde x_i = \lambda x_i + (1 - \lambda) x_{\pi(i)}, \qquad
+        \tilde y_i = \lambda e_{y_i} + (1 - \lambda) e_{y_{\pi(i)}}
 
     with :math:`e_c` the one-hot vector of class :math:`c` over all
     :math:`C` classes (the official code drops columns when the last class
     is missing from a batch; skremix always uses :math:`C` columns). The
-    loss is :math:`-\\frac{{1}}{{B}} \\sum_i \\sum_k \\tilde y_{{ik}} \\log
-    p_k(\\tilde x_i)`.
+    loss is :math:`-\frac{1}{B} \sum_i \sum_k \tilde y_{ik} \log
+    p_k(\tilde x_i)`.
 
     The batch count per epoch is fixed (``n_batches``); the batch size is
     ``min(batch_size, n_train)``. Classes absent from the training data
@@ -168,8 +171,24 @@ class ReMixClassifier(_ImbalancedNetBase):
         batches = torch.as_tensor(np.asarray(list(sampler)), device=y.device)
         return list(batches.unbind(0))
 
-    def _train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, **fit_params):
+        """Mix the (class-balanced) batch with a shuffled copy.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (B, ...)
+            The batch's inputs.
+        y : torch.Tensor of shape (B,)
+            Class indices.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : skremix.base.TrainStep
+            The logits of the mixed batch and its mixup soft labels.
+        """
         lam = sample_lambda(self.alpha, self.rng_)
         perm = torch.randperm(len(X), device=X.device)
         logits = self.infer(mixup(X, lam, perm), **fit_params)
-        return logits, mixed_targets(y, perm, lam, len(self.classes_)), {}
+        return TrainStep(logits, mixed_targets(y, perm, lam, len(self.classes_)))

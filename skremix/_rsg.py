@@ -7,7 +7,9 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _SHARED_ATTRIBUTES_DOC, _ImbalancedNetBase, _params_doc
+from skremix._base import _ImbalancedNetBase
+from skremix._docstrings import fill_doc
+from skremix.base import TrainStep
 from skremix.callbacks import call_epoch
 from skremix.mixing import resolve_layer, transform_output_at
 from skremix.nn import RSG
@@ -29,8 +31,9 @@ def _resolve(value, kind, which):
     return float(value)
 
 
+@fill_doc(rebalance="'drw'")
 class RSGClassifier(_ImbalancedNetBase):
-    __doc__ = f"""Rare-class Sample Generator (RSG): new rare-class samples in feature space.
+    r"""Rare-class Sample Generator (RSG): new rare-class samples in feature space.
 
     A training-only module (:class:`skremix.nn.RSG`) sits at the output of
     ``mix_layer``. It estimates K centers per class and trains a contrastive
@@ -69,7 +72,7 @@ class RSGClassifier(_ImbalancedNetBase):
         The paper ties it to the LR decay to 0.001 (epoch 160 of 200 on
         CIFAR), the same point as the deferred re-balancing of
         ``rebalance='drw'`` with the default ``rebalance_start=0.8``.
-    {_params_doc(rebalance="'drw'")}
+    %(shared_params)s
         ``rsg__*`` parameters go to the RSG module: ``rsg__contrastive_channels``
         (default ``min(256, channels at mix_layer)``: the paper's 256 on wide
         features, no wider than the features on small networks, where 256
@@ -80,7 +83,7 @@ class RSGClassifier(_ImbalancedNetBase):
 
     Attributes
     ----------
-    {_SHARED_ATTRIBUTES_DOC}
+    %(shared_attributes)s
     rsg_ : skremix.nn.RSG
         The generator, registered with the net: on its device, in its
         optimizer, pickled with it. Unused at prediction.
@@ -98,11 +101,11 @@ class RSGClassifier(_ImbalancedNetBase):
 
     .. math::
 
-        L = L_{{cls}} + \\lambda_1 L_{{CESC}} + \\lambda_2 L_{{MV}}
+        L = L_{cls} + \lambda_1 L_{CESC} + \lambda_2 L_{MV}
 
     over the batch with the generated samples appended. The history records
-    per batch ``rsg_cesc`` (:math:`\\lambda_1 L_{{CESC}}`), ``rsg_mv``
-    (:math:`\\lambda_2 L_{{MV}}`) and ``rsg_generated`` (the number of new
+    per batch ``rsg_cesc`` (:math:`\lambda_1 L_{CESC}`), ``rsg_mv``
+    (:math:`\lambda_2 L_{MV}`) and ``rsg_generated`` (the number of new
     samples); ``train_loss`` includes the two weighted terms. The CESC
     center term sums squared distances over all channels and positions (as
     in Eq. 5) and can dominate ``train_loss``; it is computed on detached
@@ -259,8 +262,26 @@ class RSGClassifier(_ImbalancedNetBase):
         """Epochs before generation starts (``T_th``)."""
         return self._epochs_before(self.generate_from)
 
-    def _train_forward(self, X, y, **fit_params):
-        counts = self._train_cache(X.device)["counts"]
+    def train_forward(self, X, y, **fit_params):
+        """Run the batch through RSG at ``mix_layer``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (B, ...)
+            The batch's inputs.
+        y : torch.Tensor of shape (B,)
+            Class indices.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        step : skremix.base.TrainStep
+            Logits and labels of the batch with the generated samples
+            appended, the weighted CESC and MV losses, and the number of
+            generated samples as the record ``rsg_generated``.
+        """
+        counts = self.fit_state(X.device).counts
         generate = call_epoch(self) >= self._plain_epochs()
         result = []
 
@@ -282,9 +303,8 @@ class RSGClassifier(_ImbalancedNetBase):
                 f"mix_layer={self._mix_layer_name()!r} did not run in the forward pass."
             )
         out = result[0]
-        self.history.record_batch("rsg_generated", out.n_generated)
         extra = {
             "rsg_cesc": self.lambda_cesc * out.cesc_loss,
             "rsg_mv": self.lambda_mv * out.mv_loss,
         }
-        return logits, out.targets, extra
+        return TrainStep(logits, out.targets, extra, {"rsg_generated": out.n_generated})

@@ -518,9 +518,9 @@ class _HostReads:
 def deferred(monkeypatch):
     """Treat CPU tensors like accelerator tensors: per-batch scalars stay
     tensors until the end of the epoch (the CUDA code path, run on the CPU)."""
-    import skremix._base as base
+    import skremix._loop as loop
 
-    monkeypatch.setattr(base, "_stays_on_device", lambda value: True)
+    monkeypatch.setattr(loop, "stays_on_device", lambda value: True)
 
 
 @pytest.mark.parametrize(
@@ -567,9 +567,9 @@ def test_deferred_records_equal_immediate_ones(tabular_imbalanced, monkeypatch):
     X, y = tabular_imbalanced
     kw = dict(max_epochs=3, batch_size=32, random_state=0, generate_from=1)
     now = RSGClassifier(**kw).fit(X, y)
-    import skremix._base as base
+    import skremix._loop as loop
 
-    monkeypatch.setattr(base, "_stays_on_device", lambda value: True)
+    monkeypatch.setattr(loop, "stays_on_device", lambda value: True)
     later = RSGClassifier(**kw).fit(X, y)
     for key in ("train_loss", "rsg_cesc", "rsg_mv", "rsg_generated"):
         a = now.history[:, "batches", :, key]

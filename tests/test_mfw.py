@@ -51,9 +51,9 @@ class FixedBeta:
 class RecordingMFW(MFWClassifier):
     """MFWClassifier that keeps the labels of every training batch."""
 
-    def _train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, **fit_params):
         self.__dict__.setdefault("batch_labels", []).append(y.clone())
-        return super()._train_forward(X, y, **fit_params)
+        return super().train_forward(X, y, **fit_params)
 
 
 def _data(n_major=90, n_minor=10, seed=0):
@@ -177,8 +177,10 @@ def test_gradient_reaches_the_partner_feature(monkeypatch):
 
     monkeypatch.setattr(skremix._mfw, "mfw_mix", recording)
     module.train()
-    logits, targets, extra = clf._train_forward(Xt, yt)
-    assert torch.equal(targets, yt) and extra == {}  # hard, unchanged labels
+    logits, targets, extra, records = clf.train_forward(Xt, yt)
+    assert (
+        torch.equal(targets, yt) and extra == {} and records == {}
+    )  # hard, unchanged labels
     (lam, perm), (_, z, _) = perm_used[0], module.calls[0]
     i = int(torch.nonzero(perm != torch.arange(10))[0])  # a sample with a partner
     logits[i].sum().backward()

@@ -15,12 +15,8 @@ from skremix import (
     RSGClassifier,
 )
 from skremix.datasets import imbalance_kind, imbalance_profile
-from skremix.mixing import (
-    ldam_cross_entropy,
-    ldam_logits,
-    ldam_margins,
-    remix_label_factor,
-)
+from skremix.losses import ldam_cross_entropy, ldam_logits, ldam_margins
+from skremix.mixing import remix_label_factor
 from skremix.nn import ResNetCifar
 
 # ----------------------------------------------------------- Remix, kappa = 1

@@ -37,7 +37,7 @@ def step_inputs(monkeypatch):
 def test_training_targets_follow_eq10(step_inputs, monkeypatch, lam, expected):
     clf, Xb, yb, _ = step_inputs
     monkeypatch.setattr(remix_module, "sample_lambda", lambda alpha, rng: lam)
-    logits, targets, extra = clf._train_forward(Xb, yb)
+    logits, targets, extra, _ = clf.train_forward(Xb, yb)
     assert logits.shape == (4, 3) and extra == {}
     assert torch.allclose(targets, torch.tensor(expected, dtype=torch.float32))
 
@@ -46,7 +46,7 @@ def test_tau_zero_gives_mixup_targets(step_inputs, monkeypatch):
     clf, Xb, yb, perm = step_inputs
     clf.set_params(tau=0.0)
     monkeypatch.setattr(remix_module, "sample_lambda", lambda alpha, rng: 0.3)
-    _, targets, _ = clf._train_forward(Xb, yb)
+    targets = clf.train_forward(Xb, yb).targets
     onehot = torch.nn.functional.one_hot(yb, 3).float()
     assert torch.allclose(targets, 0.3 * onehot + 0.7 * onehot[perm])
 
@@ -58,7 +58,7 @@ def test_input_mixup_feeds_mixed_inputs(step_inputs, monkeypatch):
     monkeypatch.setattr(
         clf, "infer", lambda x, **kw: seen.setdefault("x", x) @ torch.zeros(4, 3)
     )
-    clf._train_forward(Xb, yb)
+    clf.train_forward(Xb, yb)
     assert torch.allclose(seen["x"], 0.25 * Xb + 0.75 * Xb[perm])
 
 
@@ -70,7 +70,7 @@ def test_manifold_mixes_the_hidden_layer_in_training_only(step_inputs, monkeypat
     handle = layer.register_forward_hook(lambda m, i, o: outputs.append(o.detach()))
     monkeypatch.setattr(remix_module, "sample_lambda", lambda alpha, rng: 0.4)
     clf.module_.eval()  # dropout-free comparison
-    clf._train_forward(Xb, yb)
+    clf.train_forward(Xb, yb)
     clf.module_(Xb)  # a plain forward after the step: the hook is gone
     handle.remove()
     # our recorder runs before the mixing hook: outputs[0] is the clean feature
@@ -94,7 +94,7 @@ def test_cutmix_labels_use_the_unmasked_area(monkeypatch):
     monkeypatch.setattr(
         clf, "infer", lambda x, **kw: original_infer(seen.setdefault("x", x))
     )
-    _, targets, _ = clf._train_forward(Xb, torch.tensor([0, 1]))
+    targets = clf.train_forward(Xb, torch.tensor([0, 1])).targets
     pasted_share = float(seen["x"][0].mean())  # ones pasted into the zero image
     assert 0 < pasted_share <= 0.25
     assert targets[0].tolist() == pytest.approx([1 - pasted_share, pasted_share])

@@ -16,12 +16,12 @@ SMALL = dict(module__hidden_units=(8,), random_state=0)
 class RecordingReMix(ReMixClassifier):
     """ReMixClassifier keeping the labels and targets of every training step."""
 
-    def _train_forward(self, X, y, **fit_params):
-        logits, targets, extra = super()._train_forward(X, y, **fit_params)
+    def train_forward(self, X, y, **fit_params):
+        step = super().train_forward(X, y, **fit_params)
         self.__dict__.setdefault("steps", []).append(
-            (y.clone(), targets.detach().clone())
+            (y.clone(), step.targets.detach().clone())
         )
-        return logits, targets, extra
+        return step
 
 
 def _data(counts, n_features=3, seed=0):

@@ -1,26 +1,19 @@
 """Pure torch functions behind the methods: mixup and CutMix pairs, the Remix
-label rule, soft-label cross-entropy and hidden-layer hooks.
+label rule, MFW's feature weakening and hidden-layer hooks. The losses
+that train on the soft targets are in :mod:`skremix.losses`.
 
 They take their randomness as arguments, so each can be checked with
 hand-made numbers.
 """
 
 from skremix.mixing._hooks import resolve_layer, transform_output_at
-from skremix.mixing._ldam import ldam_cross_entropy, ldam_logits, ldam_margins
 from skremix.mixing._mfw import mfw_mix, mfw_strength
 from skremix.mixing._mixup import cutmix, cutmix_box, mixup, sample_lambda
-from skremix.mixing._remix_rule import (
-    mixed_targets,
-    remix_label_factor,
-    soft_cross_entropy,
-)
+from skremix.mixing._remix_rule import mixed_targets, remix_label_factor
 
 __all__ = [
     "cutmix",
     "cutmix_box",
-    "ldam_cross_entropy",
-    "ldam_logits",
-    "ldam_margins",
     "mfw_mix",
     "mfw_strength",
     "mixed_targets",
@@ -28,6 +21,5 @@ __all__ = [
     "remix_label_factor",
     "resolve_layer",
     "sample_lambda",
-    "soft_cross_entropy",
     "transform_output_at",
 ]

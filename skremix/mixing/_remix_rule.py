@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["remix_label_factor", "mixed_targets", "soft_cross_entropy"]
+__all__ = ["remix_label_factor", "mixed_targets"]
 
 
 def remix_label_factor(
@@ -125,47 +125,3 @@ def mixed_targets(
     else:  # a host number: no device copy
         lam_y = float(lam_y)
     return lam_y * one_hot + (1.0 - lam_y) * one_hot[perm]
-
-
-def soft_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None
-) -> torch.Tensor:
-    r"""Per-sample cross-entropy with soft targets and optional class weights.
-
-    .. math::
-
-        \ell_i = -\sum_k w_k \, t_{ik} \log \operatorname{softmax}(z_i)_k
-
-    For a one-hot target this is ``w_{y_i} * CE(z_i, y_i)``; for a Remix
-    target it is ``lam_y w_{y_i} CE(z_i, y_i) + (1 - lam_y) w_{y_j} CE(z_i,
-    y_j)``, the per-sample loss of the paper. Reduce it with ``.mean()``: the
-    batch loss is divided by the batch size, never by the sum of weights.
-
-    Parameters
-    ----------
-    logits : torch.Tensor of shape (B, C)
-    targets : torch.Tensor of shape (B, C) (probabilities) or (B,) (indices)
-    weight : torch.Tensor of shape (C,), optional
-        Class weights.
-
-    Returns
-    -------
-    loss : torch.Tensor of shape (B,)
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skremix.mixing import soft_cross_entropy
-    >>> logits = torch.zeros(1, 2)  # softmax = (0.5, 0.5)
-    >>> soft_cross_entropy(logits, torch.tensor([[0.3, 0.7]]))  # log 2
-    tensor([0.6931])
-    """
-    log_p = F.log_softmax(logits.float(), dim=1)
-    if targets.ndim == 1:
-        loss = -log_p.gather(1, targets.long()[:, None]).squeeze(1)
-        if weight is not None:
-            loss = loss * weight[targets.long()]
-        return loss
-    if weight is not None:
-        targets = targets * weight[None, :]
-    return -(targets * log_p).sum(dim=1)

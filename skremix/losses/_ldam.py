@@ -39,7 +39,7 @@ def ldam_margins(
 
     Examples
     --------
-    >>> from skremix.mixing import ldam_margins
+    >>> from skremix.losses import ldam_margins
     >>> ldam_margins([16, 1])   # N**-0.25 = [0.5, 1], scaled to max 0.5
     tensor([0.2500, 0.5000])
     """
@@ -80,7 +80,7 @@ def ldam_logits(
     Examples
     --------
     >>> import torch
-    >>> from skremix.mixing import ldam_logits
+    >>> from skremix.losses import ldam_logits
     >>> z = torch.tensor([[0.5, 0.25]])
     >>> m = torch.tensor([0.25, 0.5])
     >>> ldam_logits(z, torch.tensor([1]), m, s=2.0)   # 2 * (0.5, 0.25 - 0.5)
@@ -143,7 +143,7 @@ def ldam_cross_entropy(
     A 0.4 / 0.6 mix of classes 0 and 1, each term with its own margin:
 
     >>> import torch
-    >>> from skremix.mixing import ldam_cross_entropy
+    >>> from skremix.losses import ldam_cross_entropy
     >>> z = torch.tensor([[0.2, 0.1, -0.3]])
     >>> m = torch.tensor([0.1, 0.5, 0.3])
     >>> loss = ldam_cross_entropy(z, torch.tensor([[0.4, 0.6, 0.0]]), m, s=10.0)

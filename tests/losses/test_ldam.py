@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from torch import nn
 
 from skremix import ERMClassifier, RemixClassifier, RSGClassifier
-from skremix.mixing import ldam_logits, ldam_margins
+from skremix.losses import ldam_logits, ldam_margins
 from skremix.nn import MLP, NormedLinear
 
 QUICK = dict(max_epochs=3, batch_size=32, lr=1e-2, random_state=0)

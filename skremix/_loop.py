@@ -1,0 +1,108 @@
+"""The in-memory training loop's pieces: mini-batches of tensors already in
+memory, and the batch records kept on the device until the end of an epoch.
+
+Functions of plain tensors and skorch objects, tested on their own
+(``tests/test_loop.py``); the estimator base wires them into skorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skorch.dataset import Dataset as SkorchDataset
+from torch.utils.data import Subset
+
+__all__: list[str] = []
+
+
+class TensorBatches:
+    """Mini-batches of tensors already in memory, re-drawn at every epoch.
+
+    Replaces a DataLoader over a map-style Dataset: no per-sample indexing,
+    no collation, and for training the data is moved to the device once.
+    """
+
+    def __init__(self, X, y, batches, device, n_batches):
+        self.X = X
+        self.y = y
+        self.batches = batches
+        self.device = device
+        self.n_batches = n_batches
+
+    def __iter__(self):
+        for idx in self.batches():
+            Xb = self.X[idx]
+            yb = None if self.y is None else self.y[idx]
+            if Xb.device != torch.device(self.device):
+                Xb = Xb.to(self.device, non_blocking=True)
+                yb = None if yb is None else yb.to(self.device, non_blocking=True)
+            yield Xb, yb
+
+    def __len__(self):
+        # The planned count: never re-draws an epoch (that would consume the
+        # random state and change the fit).
+        return self.n_batches
+
+
+def dataset_tensors(dataset):
+    """(X, y) tensors behind a skorch Dataset or a Subset of one, else None."""
+    if isinstance(dataset, Subset):
+        inner = dataset_tensors(dataset.dataset)
+        if inner is None:
+            return None
+        X, y = inner
+        idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+        return X[idx], (None if y is None else y[idx])
+    if isinstance(dataset, SkorchDataset) and isinstance(dataset.X, torch.Tensor):
+        y = dataset.y
+        if y is not None and not isinstance(y, torch.Tensor):
+            y = torch.as_tensor(np.asarray(y))
+        return dataset.X, y
+    return None
+
+
+def stays_on_device(value):
+    """Whether a per-batch scalar is kept as a device tensor until the end of
+    the epoch: on an accelerator, reading it (``loss.item()``) would make the
+    host wait for the device at every step. On the CPU it is read at once."""
+    return value.device.type != "cpu"
+
+
+def chunks(order, batch_size):
+    """Split an index vector into batches; a trailing batch of one sample is
+    merged into the previous one (BatchNorm cannot train on one sample)."""
+    n = len(order)
+    bounds = list(range(0, n, batch_size)) + [n]
+    if batch_size > 1 and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        del bounds[-2]
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def read_batch_records(history, check_loss=None, lr=None):
+    """Replace the device tensors among the last epoch's batch records of
+    ``history`` by floats, in one device-to-host copy; then raise
+    ``FloatingPointError`` if a ``check_loss`` value is not finite (``lr``
+    is named in the message)."""
+    rows = history[-1]["batches"]
+    cells = [
+        (row, key)
+        for row in rows
+        for key, value in row.items()
+        if isinstance(value, torch.Tensor)
+    ]
+    if cells:
+        values = torch.stack(
+            [row[key].reshape(()).to(torch.float64) for row, key in cells]
+        ).tolist()
+        for (row, key), value in zip(cells, values, strict=True):
+            row[key] = value
+    for i, row in enumerate(rows if check_loss else []):
+        value = row.get(check_loss)
+        if value is not None and not math.isfinite(value):
+            raise FloatingPointError(
+                f"Training diverged: the loss became {value} in epoch "
+                f"{len(history)}, batch {i}. Lower lr (now {lr}) "
+                "or check the inputs for extreme values."
+            )

@@ -1,0 +1,123 @@
+"""Input and parameter validation of the skremix classifiers: functions
+taking the estimator, as scikit-learn's ``validate_data`` does. Everything
+here runs before any training."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import validate_parameter_constraints
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import validate_data
+
+__all__: list[str] = []
+
+
+def check_params(estimator):
+    """Validate skremix's parameters (skorch's own check only looks at
+    routed names), before any data is touched."""
+    constraints = {}
+    for klass in reversed(type(estimator).__mro__):
+        constraints.update(getattr(klass, "_parameter_constraints", {}))
+    validate_parameter_constraints(
+        constraints,
+        {name: getattr(estimator, name) for name in constraints},
+        caller_name=type(estimator).__name__,
+    )
+    raw = estimator.__dict__.get("device", "auto")
+    if raw is not None and not (isinstance(raw, str) and raw == "auto"):
+        try:
+            dev = torch.device(raw)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device={raw!r} is not a valid torch device.") from exc
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={raw!r} was requested but CUDA is not available "
+                "(torch.cuda.is_available() is False); use device='auto' "
+                "to train on a GPU when there is one and on the CPU otherwise."
+            )
+
+
+def validate_X(estimator, X, *, reset, y=None):
+    """Validate and convert X (and y) the way sklearn does, for tabular
+    rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``."""
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    is_uint8 = getattr(X, "dtype", None) == np.uint8
+    shape = getattr(X, "shape", None)
+    if not reset and shape is not None and len(shape) in (3, 4):
+        sample = tuple(shape[1:]) if len(shape) == 4 else (1, *shape[1:])
+        if sample != estimator.input_shape_:
+            raise ValueError(
+                f"X has samples of shape {sample}, but {type(estimator).__name__} "
+                f"was fitted on shape {estimator.input_shape_}."
+            )
+    kw = dict(allow_nd=True, dtype=np.float32, reset=reset)
+    if y is None and not reset:
+        X = validate_data(estimator, X, **kw)
+    else:
+        X, y = validate_data(estimator, X, y, **kw)
+    if X.ndim > 4:
+        raise ValueError(
+            f"Expected 2D (n_samples, n_features), 3D (n, height, width) or 4D "
+            f"(n, channels, height, width) input, got array with {X.ndim} dims."
+        )
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim == 4 and is_uint8:
+        X = X / np.float32(255.0)
+    if reset:
+        estimator.input_shape_ = tuple(X.shape[1:])
+    elif tuple(X.shape[1:]) != estimator.input_shape_:
+        if X.ndim == 2 or len(estimator.input_shape_) == 1:
+            raise ValueError(
+                f"X has {int(np.prod(X.shape[1:]))} features, but "
+                f"{type(estimator).__name__} is expecting "
+                f"{int(np.prod(estimator.input_shape_))} features as input."
+            )
+        raise ValueError(
+            f"X has samples of shape {tuple(X.shape[1:])}, but "
+            f"{type(estimator).__name__} was fitted on shape {estimator.input_shape_}."
+        )
+    if not X.flags.writeable or not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X).copy()
+    return X if y is None else (X, y)
+
+
+def validate_fit_data(estimator, X, y, *, reset, classes=None):
+    if y is not None:
+        y_arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
+        target_type = type_of_target(y_arr, input_name="y")
+        if target_type in (
+            "multilabel-indicator",
+            "multiclass-multioutput",
+            "continuous-multioutput",
+        ):
+            raise ValueError("Multilabel and multioutput targets are not supported.")
+    X, y = validate_X(estimator, X, reset=reset, y=y)
+    check_classification_targets(y)
+    if reset:
+        if estimator.classes is not None:
+            classes = np.asarray(estimator.classes)
+        elif classes is not None:
+            classes = np.unique(np.asarray(classes))
+        else:
+            classes = np.unique(y)
+        if len(classes) < 2:
+            raise ValueError(
+                "Classifier can't train when only one class is present: "
+                f"y contains only {classes.tolist()}."
+            )
+        estimator.classes_inferred_ = classes
+    classes = estimator.classes_
+    y_enc = np.searchsorted(classes, y)
+    y_enc = np.clip(y_enc, 0, len(classes) - 1)
+    unknown = classes[y_enc] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
+            f"classes_ {classes.tolist()}."
+        )
+    return torch.from_numpy(X), torch.from_numpy(y_enc.astype(np.int64))

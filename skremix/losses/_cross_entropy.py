@@ -1,0 +1,119 @@
+"""Cross-entropy with soft targets and class weights, and the batch loss of
+the skremix training loop."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from skremix.losses._ldam import ldam_cross_entropy, ldam_logits
+
+__all__ = ["soft_cross_entropy", "batch_loss"]
+
+
+def soft_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Per-sample cross-entropy with soft targets and optional class weights.
+
+    .. math::
+
+        \ell_i = -\sum_k w_k \, t_{ik} \log \operatorname{softmax}(z_i)_k
+
+    For a one-hot target this is ``w_{y_i} * CE(z_i, y_i)``; for a Remix
+    target it is ``lam_y w_{y_i} CE(z_i, y_i) + (1 - lam_y) w_{y_j} CE(z_i,
+    y_j)``, the per-sample loss of the paper. Reduce it with ``.mean()``: the
+    batch loss is divided by the batch size, never by the sum of weights.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, C)
+    targets : torch.Tensor of shape (B, C) (probabilities) or (B,) (indices)
+    weight : torch.Tensor of shape (C,), optional
+        Class weights.
+
+    Returns
+    -------
+    loss : torch.Tensor of shape (B,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.losses import soft_cross_entropy
+    >>> logits = torch.zeros(1, 2)  # softmax = (0.5, 0.5)
+    >>> soft_cross_entropy(logits, torch.tensor([[0.3, 0.7]]))  # log 2
+    tensor([0.6931])
+    """
+    log_p = F.log_softmax(logits.float(), dim=1)
+    if targets.ndim == 1:
+        loss = -log_p.gather(1, targets.long()[:, None]).squeeze(1)
+        if weight is not None:
+            loss = loss * weight[targets.long()]
+        return loss
+    if weight is not None:
+        targets = targets * weight[None, :]
+    return -(targets * log_p).sum(dim=1)
+
+
+def batch_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    *,
+    ldam_margins: torch.Tensor | None = None,
+    ldam_s: float = 30.0,
+) -> torch.Tensor:
+    """The training loss of a skremix batch: the mean per-sample loss.
+
+    Cross-entropy, with class weights ``weight`` when given (re-weighting)
+    and LDAM margins when ``ldam_margins`` is given. The weighted per-sample
+    losses are divided by the batch size, never by the sum of the weights
+    (the reference DRW code divides by the weights' sum): every method and
+    every re-balancing mode gets the same normalisation.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (B, C)
+        Network outputs.
+    targets : torch.Tensor of shape (B,) or (B, C)
+        Class indices, or probabilities (soft labels).
+    weight : torch.Tensor of shape (C,), default=None
+        Class weights.
+    ldam_margins : torch.Tensor of shape (C,), default=None
+        Per-class LDAM margins (:func:`ldam_margins`): the loss of
+        :func:`ldam_logits` for class indices, the target-weighted sum of
+        one LDAM term per class (:func:`ldam_cross_entropy`) for soft
+        targets.
+    ldam_s : float, default=30.0
+        Logit scale of LDAM; used only with ``ldam_margins``.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        A scalar.
+
+    See Also
+    --------
+    soft_cross_entropy : The per-sample loss without margins.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.losses import batch_loss
+    >>> logits = torch.zeros(2, 2)  # softmax = (0.5, 0.5): each loss is log 2
+    >>> batch_loss(logits, torch.tensor([0, 1]), torch.tensor([1.0, 3.0]))
+    tensor(1.3863)
+    """
+    if ldam_margins is not None:
+        if targets.ndim == 2:
+            return ldam_cross_entropy(
+                logits, targets, ldam_margins, ldam_s, weight
+            ).mean()
+        logits = ldam_logits(logits, targets, ldam_margins, ldam_s)
+    if targets.ndim == 1:  # class indices: the fused kernel, same values
+        if weight is None:
+            return F.cross_entropy(logits.float(), targets.long())
+        return F.cross_entropy(
+            logits.float(), targets.long(), weight=weight, reduction="none"
+        ).mean()
+    return soft_cross_entropy(logits, targets, weight).mean()

@@ -1,0 +1,83 @@
+"""Input validation (skremix._validation) and the docstring helper, called
+directly on an estimator."""
+
+import numpy as np
+import pytest
+
+from skremix import ERMClassifier
+from skremix._docstrings import _SHARED_PARAMS_DOC, fill_doc
+from skremix._validation import check_params, validate_fit_data, validate_X
+
+
+def test_validate_x_shapes_dtypes_and_the_fitted_shape():
+    est = ERMClassifier()
+    images = np.full((4, 5, 6), 255, dtype=np.uint8)
+    X, _ = validate_X(est, images, reset=True, y=[0, 1, 0, 1])
+    # (n, h, w) gets a channel axis; uint8 is scaled to [0, 1] in float32.
+    assert X.shape == (4, 1, 5, 6) and X.dtype == np.float32 and X.max() == 1.0
+    assert est.input_shape_ == (1, 5, 6) and est.n_features_in_ == 5
+    with pytest.raises(ValueError, match=r"samples of shape \(1, 6, 5\).*\(1, 5, 6\)"):
+        validate_X(est, np.zeros((2, 6, 5)), reset=False)
+    rows = ERMClassifier()
+    validate_X(rows, np.zeros((3, 4)), reset=True, y=[0, 1, 0])
+    with pytest.raises(
+        ValueError, match="X has 5 features, but ERMClassifier is expecting 4"
+    ):
+        validate_X(rows, np.zeros((3, 5)), reset=False)
+    with pytest.raises(ValueError, match="got array with 5 dims"):
+        validate_X(ERMClassifier(), np.zeros((2, 1, 1, 1, 1)), reset=True, y=[0, 1])
+
+
+def test_validate_x_gives_a_writeable_contiguous_copy_of_read_only_input():
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    X.flags.writeable = False
+    out, _ = validate_X(ERMClassifier(), X, reset=True, y=[0, 1, 0])
+    assert out.flags.writeable and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, X)
+
+
+def test_validate_fit_data_encodes_labels_and_checks_them():
+    est = ERMClassifier()
+    X, y = validate_fit_data(est, np.zeros((4, 2)), ["b", "a", "b", "c"], reset=True)
+    assert y.tolist() == [1, 0, 1, 2] and est.classes_.tolist() == ["a", "b", "c"]
+    with pytest.raises(ValueError, match=r"labels \['d'\] not seen"):
+        validate_fit_data(est, np.zeros((1, 2)), ["d"], reset=False)
+    with pytest.raises(ValueError, match="only one class"):
+        validate_fit_data(ERMClassifier(), np.zeros((3, 2)), [1, 1, 1], reset=True)
+    with pytest.raises(ValueError, match="Multilabel"):
+        validate_fit_data(ERMClassifier(), np.zeros((2, 2)), np.eye(2), reset=True)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        validate_fit_data(ERMClassifier(), np.zeros((2, 2)), [0.5, 1.5], reset=True)
+
+
+def test_check_params_names_the_parameter():
+    with pytest.raises(ValueError, match="'lr' parameter of ERMClassifier must be"):
+        check_params(ERMClassifier(lr=-1.0))
+    with pytest.raises(ValueError, match="device='nope' is not a valid torch device"):
+        check_params(ERMClassifier(device="nope"))
+    check_params(ERMClassifier())  # the defaults are valid
+
+
+def test_fill_doc_substitutes_markers_and_keeps_braces():
+    @fill_doc(rebalance="'drw'")
+    class Documented:
+        r"""Title with :math:`\frac{a}{b}` braces.
+
+        Parameters
+        ----------
+        %(shared_params)s
+
+        Attributes
+        ----------
+        %(shared_attributes)s
+        """
+
+    doc = Documented.__doc__
+    assert r":math:`\frac{a}{b}`" in doc and "%(" not in doc
+    assert "rebalance : {None, 'rw', 'rs', 'drw', 'drs'}, default='drw'" in doc
+    assert _SHARED_PARAMS_DOC.split("\n", 1)[0] in doc
+    assert "class_counts_ : ndarray" in doc
+    with pytest.raises(KeyError, match="unknown docstring marker 'oops'"):
+        fill_doc()(type("Bad", (), {"__doc__": "%(oops)s"}))
+    with pytest.raises(KeyError):
+        fill_doc(no_such_param="1")
