@@ -85,10 +85,14 @@ class ResNetCifar(nn.Module):
         (RSG's placement on CIFAR).
     default_mix_layers : dict
         Per-method placements that differ from ``default_mix_layer``:
-        ``{"mfw": "layer1"}``. MFW's paper counts the stem as group 1 and
-        each stage as a group, and weakens after the 2nd group, i.e. after
-        ``layer1`` (Ye et al., Table 5: 78.5 / 80.1 there on CIFAR-10 LT /
-        step rho=100, 77.1 / 69.8 after ``layer2``).
+        ``{"mfw": "layer1"}``, MFW's placement (see Notes).
+
+    Notes
+    -----
+    MFW's paper (Ye et al.) counts the stem as group 1 and each stage as a
+    group, and weakens after the 2nd group, i.e. after ``layer1``; its
+    Table 5 reports 78.5 / 80.1 for that placement on CIFAR-10 LT / step with
+    ``rho=100``, against 77.1 / 69.8 after ``layer2``.
 
     Examples
     --------

@@ -419,11 +419,8 @@ class RSG(nn.Module):
         Channels of the two convolutions of the contrastive module. None
         means ``min(256, in_channels)``: the paper's 256 ("throughout the
         paper") wherever the features have at least 256 channels, as in its
-        ImageNet-scale networks, and no wider than the features below that.
-        On a small network 256 channels cost more than the backbone: at the
-        32-channel 16x16 maps of ResNet-32's ``layer2`` two 3x3 convolutions
-        of width 256 take about 2.7 times a whole ResNet-32 forward pass per
-        pair. Pass 256 to reproduce the paper's CIFAR setting exactly.
+        ImageNet-scale networks, and no wider than the features below that
+        (see Notes). Pass 256 to reproduce the paper's CIFAR setting exactly.
     kernel_size : int, default=3
         Kernel of the contrastive convolutions and of ``T`` (odd, padded to
         keep the size). On 1x1 maps a 3x3 kernel only ever uses its centre tap,
@@ -480,6 +477,13 @@ class RSG(nn.Module):
     takes thousands of steps at ``lr=1e-3``. So each class's centers start at
     the pooled features of samples of that class (a k-means style start),
     which is where ``L_CESC`` would take them.
+
+    The contrastive module is no wider than the features by default because
+    on a small network 256 channels cost more than the backbone: on the
+    32-channel 16x16 maps of ResNet-32's ``layer2``, two 3x3 convolutions of
+    width 256 take about 189 M multiply-adds per pair, 2.7 times the 69 M of
+    a whole ResNet-32 forward pass on a 32x32 image (counted from the layer
+    shapes).
 
     References
     ----------
