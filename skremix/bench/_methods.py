@@ -72,6 +72,7 @@ class ReshapeTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : ReshapeTransformer
+            The transformer itself.
         """
         X = np.asarray(X)
         self.n_features_in_ = int(X.shape[1]) if X.ndim > 1 else 1
@@ -88,6 +89,7 @@ class ReshapeTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_out : ndarray of shape (n_samples, *shape)
+            The reshaped samples, of dtype ``dtype``.
         """
         X = np.asarray(X)
         if self.shape is not None:
@@ -221,7 +223,7 @@ def _skremix_class(name: str):
 
 
 def list_methods() -> list[str]:
-    """Names of the benchmarked methods, in the order of the results table.
+    """List the benchmarked methods, in the order of the results table.
 
     Returns
     -------
@@ -230,7 +232,7 @@ def list_methods() -> list[str]:
 
     See Also
     --------
-    method_info : description, classifier and parameters of each method.
+    method_info : Description, classifier and parameters of each method.
 
     Examples
     --------
@@ -371,6 +373,10 @@ def make_estimator(
 ) -> Pipeline:
     """Build the pipeline that the benchmark fits for one method.
 
+    ``max_epochs``, ``batch_size``, ``lr``, ``lr_schedule`` and ``device`` are
+    the training budget that every method shares; the optimizer is always
+    AdamW and the network the skremix default module for ``input_shape``.
+
     Parameters
     ----------
     name : str
@@ -380,9 +386,12 @@ def make_estimator(
     n_classes : int
         Number of classes (labels must be encoded as ``0 .. n_classes - 1``:
         skorch's plain classifier predicts indices).
-    max_epochs, batch_size, lr, device
-        The shared training budget; the optimizer is always AdamW and the
-        network the skremix default module for ``input_shape``.
+    max_epochs : int, default=30
+        Training epochs.
+    batch_size : int, default=64
+        Mini-batch size.
+    lr : float, default=1e-3
+        Initial learning rate of AdamW.
     lr_schedule : {"constant", "step", "cosine"} or None, default=None
         Learning-rate schedule of every method (skremix's ``lr_schedule``);
         None keeps each classifier's default (constant, and step for
@@ -390,6 +399,8 @@ def make_estimator(
         The plain skorch net gets skorch's ``LRScheduler`` with
         ``MultiStepLR`` ("step") or ``CosineAnnealingLR`` ("cosine"), the
         same per-epoch rates.
+    device : str, default="cpu"
+        Torch device of the network.
     random_state : int or None, default=0
         Seed of the sampler and of the skremix classifier. The plain skorch
         net has no seed parameter: the benchmark seeds torch around its fit.

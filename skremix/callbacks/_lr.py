@@ -10,13 +10,43 @@ __all__ = ["LRSchedule", "call_epoch"]
 
 
 def call_epoch(net):
-    """0-based epoch within the current ``fit`` / ``partial_fit`` call.
+    """Return the 0-based epoch within the current ``fit`` / ``partial_fit`` call.
 
     Every schedule of a skremix classifier (learning rate, deferred
     re-balancing, RSG's generation start) counts epochs from the start of
     the call, so that each call is one complete run of ``max_epochs``
     epochs. Valid from ``on_epoch_begin`` on (the history row of the epoch
     exists).
+
+    Parameters
+    ----------
+    net : skorch.NeuralNet
+        The net being trained. A skremix classifier records the epoch its
+        call started at; any other net counts from its first epoch.
+
+    Returns
+    -------
+    epoch : int
+        Epochs of the current call before this one.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skorch.callbacks import Callback
+    >>> from skremix import ERMClassifier
+    >>> from skremix.callbacks import call_epoch
+    >>> class Show(Callback):
+    ...     def on_epoch_begin(self, net, **kwargs):
+    ...         print(len(net.history) - 1, call_epoch(net))
+    >>> X, y = make_classification(n_samples=40, random_state=0)
+    >>> clf = ERMClassifier(max_epochs=2, callbacks=[Show()], train_split=None,
+    ...                     verbose=0, random_state=0)
+    >>> clf = clf.fit(X, y)
+    0 0
+    1 1
+    >>> clf = clf.partial_fit(X, y)
+    2 0
+    3 1
     """
     return len(net.history) - 1 - getattr(net, "call_start_epoch_", 0)
 
@@ -52,7 +82,25 @@ class LRSchedule(Callback):
 
     @staticmethod
     def factor(kind, epoch, total, decay_epoch=None):
-        """Multiplier of the initial rate at 0-based ``epoch`` of ``total``."""
+        """Return the multiplier of the initial rate at 0-based ``epoch`` of ``total``.
+
+        Parameters
+        ----------
+        kind : {'constant', 'step', 'cosine'}
+            The schedule (any other value is constant).
+        epoch : int
+            0-based epoch within the call.
+        total : int
+            Epochs of the call, ``T``.
+        decay_epoch : int, default=None
+            First epoch of the 'step' schedule's first decay, ``d``; None
+            means ``int(0.8 * total)``. Unused by the other schedules.
+
+        Returns
+        -------
+        factor : float
+            1 for 'constant', in ``(0, 1]`` otherwise.
+        """
         if kind == "cosine":
             return 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / max(total, 1)))
         if kind == "step":
@@ -64,9 +112,11 @@ class LRSchedule(Callback):
         return 1.0
 
     def on_train_begin(self, net, **kwargs):
+        """Remember each parameter group's initial learning rate."""
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
 
     def on_epoch_begin(self, net, **kwargs):
+        """Set every parameter group's rate for this epoch and record it."""
         kind = getattr(net, "lr_schedule", "constant")
         if kind == "constant":
             return
@@ -79,8 +129,12 @@ class LRSchedule(Callback):
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
 
     def on_train_end(self, net, **kwargs):
-        # Leave the optimizer at its initial rates: a later partial_fit or a
-        # warm-started fit restarts the schedule from there.
+        """Restore the initial rates, so a later call restarts the schedule.
+
+        A later ``partial_fit`` or warm-started ``fit`` starts from the
+        optimizer's rates: left at their initial values, not the last
+        epoch's.
+        """
         if getattr(net, "lr_schedule", "constant") != "constant":
             for group, base in zip(
                 net.optimizer_.param_groups, self.base_lrs_, strict=True

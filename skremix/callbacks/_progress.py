@@ -86,6 +86,7 @@ class PerClassTrainingProgress(Callback):
         self.prefix = prefix
 
     def initialize(self):
+        """Check ``every``, then (re-)set the callback as skorch does."""
         every = self.every
         if (
             isinstance(every, bool)
@@ -96,6 +97,7 @@ class PerClassTrainingProgress(Callback):
         return super().initialize()
 
     def on_epoch_end(self, net, dataset_train=None, **kwargs):
+        """Record the per-class accuracy and ratio, every ``every`` epochs."""
         epoch = len(net.history)
         if dataset_train is None or epoch % self.every:
             return

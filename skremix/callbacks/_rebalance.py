@@ -33,6 +33,7 @@ class RebalanceSchedule(Callback):
     """
 
     def on_epoch_begin(self, net, **kwargs):
+        """Set ``net.rebalance_active_`` for this epoch and record it."""
         rebalance = getattr(net, "rebalance", None)
         active = rebalance is not None and call_epoch(net) >= getattr(
             net, "plain_epochs_", 0

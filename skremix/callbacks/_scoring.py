@@ -34,9 +34,26 @@ class ValidBalancedAccuracy(Callback):
         self.name = name
 
     def on_epoch_begin(self, net, **kwargs):
+        """Start collecting the epoch's validation predictions."""
         self.y_true_, self.y_pred_ = [], []
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        """Keep the predicted and true classes of a validation batch.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The net being trained.
+        batch : tuple, default=None
+            The batch, ``(X, y)`` with integer-encoded ``y``.
+        training : bool, default=False
+            Whether it is a training batch; those are skipped.
+        y_pred : torch.Tensor or tuple, default=None
+            What the validation step returned: the logits, or a tuple whose
+            first element they are.
+        **kwargs
+            Other arguments of the hook, ignored.
+        """
         if training or y_pred is None or batch is None:
             return
         if isinstance(y_pred, tuple):
@@ -45,6 +62,7 @@ class ValidBalancedAccuracy(Callback):
         self.y_true_.append(torch.as_tensor(batch[1]).cpu().numpy())
 
     def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        """Record the epoch's balanced accuracy and whether it is the best."""
         if dataset_valid is None or not self.y_pred_:
             return
         score = balanced_accuracy_score(

@@ -177,6 +177,7 @@ def imbalance_kind(class_counts: Any, tolerance: float = 0.1) -> str:
     Returns
     -------
     kind : {"step", "long_tailed"}
+        The profile of the counts.
 
     Examples
     --------

@@ -66,7 +66,7 @@ def make_noisy_digits(
     noise: float = 0.25,
     random_state: int | np.random.RandomState | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Digits made harder: upscaled, placed at random on a larger canvas, noisy.
+    """Make harder digits: upscaled, placed at random on a larger canvas, noisy.
 
     Each of scikit-learn's 1797 8x8 digits is resized to ``size x size``
     (bilinear), pasted at a uniformly random position of a ``canvas x
@@ -92,7 +92,9 @@ def make_noisy_digits(
     Returns
     -------
     X : ndarray of shape (1797, 1, canvas, canvas), dtype float32
+        The images, one channel each.
     y : ndarray of shape (1797,), dtype int64
+        The digit shown by each image, 0 to 9.
 
     Examples
     --------

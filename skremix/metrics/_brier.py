@@ -224,7 +224,7 @@ geometric_mean_scorer = make_scorer(geometric_mean_score)
 
 
 def get_scorers() -> dict[str, Callable[..., float]]:
-    """Scorers for imbalanced classification, for ``scoring=`` arguments.
+    """Return the scorers for imbalanced classification, for ``scoring=`` arguments.
 
     Returns
     -------

@@ -89,4 +89,5 @@ class NormedLinear(nn.Module):
         return F.normalize(x, dim=1).mm(F.normalize(self.weight, dim=0))
 
     def extra_repr(self) -> str:
+        """Show the layer's sizes in the module's repr."""
         return f"in_features={self.in_features}, out_features={self.out_features}"

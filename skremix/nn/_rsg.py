@@ -142,6 +142,7 @@ def n_generated(n_frequent: int, n_rare: int, transfer_strength: float) -> int:
     Returns
     -------
     s_new : int
+        Number of new rare-class samples, a multiple of ``n_rare``.
 
     Examples
     --------
@@ -241,6 +242,7 @@ def center_distances(
     Returns
     -------
     distances : torch.Tensor of shape (n, K)
+        Squared distance of sample ``n``'s feature map to center ``k``.
 
     Examples
     --------
@@ -315,6 +317,7 @@ def mv_length_loss(
     Returns
     -------
     loss : torch.Tensor of shape (n,)
+        One value per new sample (average it over the ``s_new`` samples).
 
     Examples
     --------
@@ -334,7 +337,10 @@ def mv_length_loss(
 class RSGOutput(NamedTuple):
     """What :meth:`RSG.forward` returns.
 
-    Attributes
+    A named tuple: the fields below are read as attributes (``out.features``)
+    or unpacked in this order.
+
+    Parameters
     ----------
     features : torch.Tensor of shape (B + s_new, ...)
         The input features with the new rare-class samples appended, in the
@@ -347,6 +353,16 @@ class RSGOutput(NamedTuple):
         Scalar ``L_MV`` (Eq. 6), unweighted; zero when nothing is generated.
     n_generated : int
         ``s_new``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skremix.nn import RSG
+    >>> rsg = RSG(in_channels=4, n_classes=2, n_centers=1, contrastive_channels=4)
+    >>> out = rsg(torch.randn(3, 4), torch.tensor([0, 0, 1]), [30, 3])
+    >>> features, targets, cesc_loss, mv_loss, n_new = out
+    >>> type(out).__name__, out.n_generated, targets.tolist()
+    ('RSGOutput', 0, [0, 0, 1])
     """
 
     features: torch.Tensor
@@ -606,6 +622,8 @@ class RSG(nn.Module):
         Returns
         -------
         gamma : torch.Tensor of shape (n, K)
+            Each sample's weights over the K centers of its class (rows sum
+            to 1).
 
         Examples
         --------
@@ -631,6 +649,7 @@ class RSG(nn.Module):
         x : torch.Tensor of shape (B, D, H, W)
             Feature maps (detach them to keep the backbone out of it).
         y : torch.Tensor of shape (B,)
+            Class indices.
         perm : torch.Tensor of shape (B,), optional
             Random permutation of the batch; drawn when None.
 
@@ -663,7 +682,7 @@ class RSG(nn.Module):
         class_counts: torch.Tensor | Sequence[int] | np.ndarray,
         generate: bool = False,
     ) -> RSGOutput:
-        """Losses of a training step and, with ``generate``, the augmented batch.
+        """Compute the step's losses and, with ``generate``, the augmented batch.
 
         Parameters
         ----------
@@ -749,6 +768,7 @@ class RSG(nn.Module):
         return RSGOutput(features, targets, cesc, mv, s_new)
 
     def extra_repr(self) -> str:
+        """Show the constructor's arguments in the module's repr."""
         return (
             f"in_channels={self.in_channels}, n_classes={self.n_classes}, "
             f"n_centers={self.n_centers}, frequent_ratio={self.frequent_ratio}, "

@@ -128,10 +128,10 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         uniformly with replacement. ``False``: from a stream of random
         permutations of the class's indices, reshuffled whenever exhausted and
         restarted at every epoch, so that no sample of a class repeats before
-        all the class's samples have been used. (In ``"within_batch"`` mode
+        all the class's samples have been used. In ``"within_batch"`` mode
         this applies to the plain random batch, i.e. a stream of permutations
         of all indices, as with ``DataLoader(shuffle=True)``; the re-balancing
-        step is always with replacement.)
+        step is always with replacement.
     random_state : int, numpy.random.Generator or None, default=None
         Seed of the internal :class:`numpy.random.Generator`, created once at
         construction. Each epoch draws fresh batches from it, so epochs differ,
