@@ -113,10 +113,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         rebalance_start=0.8,
         rebalance_beta=0.9999,
         loss="ce",
-        precision="fp32",
-        channels_last=False,
         ldam_max_m=0.5,
         ldam_s=30.0,
+        precision="fp32",
+        channels_last=False,
         mix_layer=None,
         random_state=None,
         device="auto",
@@ -152,6 +152,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     # while skorch's internals read the resolved device through this property.
     @property
     def device(self):
+        """The resolved training device: 'cuda' or 'cpu' for ``device='auto'``."""
         raw = self.__dict__.get("device", "auto")
         if isinstance(raw, str) and raw == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
@@ -167,6 +168,20 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return [k for k in super()._get_param_names() if not k.startswith("_")]
 
     def get_params(self, deep=True, **kwargs):
+        """Get the parameters, with ``device`` as given (e.g. 'auto').
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained objects, as skorch does.
+        **kwargs : dict
+            Passed to skorch's ``get_params``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device", "auto")
         return params
@@ -211,6 +226,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         validation and before any training; constraints cover the rest."""
 
     def check_data(self, X, y=None):
+        """Do nothing: skremix validates ``X`` and ``y`` before skorch sees them.
+
+        Parameters
+        ----------
+        X : object
+            Ignored.
+        y : object, default=None
+            Ignored.
+        """
         # Validation happens in fit/partial_fit before skorch sees the data
         # (skremix._validation).
         pass
@@ -277,6 +301,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         Returns
         -------
         self : object
+            The estimator, trained further.
         """
         first = not self.__sklearn_is_fitted__()
         check_params(self)
@@ -310,8 +335,16 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.initialize_module: a default module for the input shape, sizes filled in, LDAM's cosine head.
     def initialize_module(self):
-        """Build ``module_``: the user's module or a default one for the input
-        shape, with input and output sizes filled in."""
+        """Build ``module_`` from ``module`` or the default for the input shape.
+
+        Input and output sizes are filled in where the module class takes
+        them; an instance is copied, never trained in place.
+
+        Returns
+        -------
+        self : object
+            The net.
+        """
         kwargs = self.get_params_for("module")
         module = self.module
         if module is None:
@@ -356,6 +389,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.initialize, guarded: the module needs the data's shape.
     def initialize(self):
+        """Initialize the net; needs the data's shape, so only ``fit`` calls it."""
         if not hasattr(self, "input_shape_"):
             raise ValueError(
                 f"{type(self).__name__} builds its module from the training data: "
@@ -387,6 +421,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.get_split_datasets, extended: class statistics of the training part.
     def get_split_datasets(self, X, y=None, **fit_params):
+        """Split the data and measure the training part's class statistics."""
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         tensors = _loop.dataset_tensors(dataset_train)
         if tensors is not None and tensors[1] is not None:
@@ -454,6 +489,21 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.get_iterator: tensors in memory skip the DataLoader (skremix._loop).
     def get_iterator(self, dataset, training=False):
+        """Return batches of in-memory tensors, or skorch's DataLoader otherwise.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            The training or validation part.
+        training : bool, default=False
+            Training batches are re-drawn every epoch (shuffled or
+            re-sampled) and moved to the device once.
+
+        Returns
+        -------
+        iterator : iterable of (X, y) batches
+            With ``len`` the number of batches of one epoch.
+        """
         tensors = _loop.dataset_tensors(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
         if tensors is None or iterator is not DataLoader:
@@ -534,6 +584,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.train_step_single: the method hook train_forward, extra losses and records.
     def train_step_single(self, batch, **fit_params):
+        """Run the method's :meth:`train_forward`, the loss and its backward pass."""
         # skorch sets train mode on every module at every step; walking the
         # module tree costs about 5% of a small network's step. Evaluation
         # (validation, a callback predicting) puts module_ in eval mode, so
@@ -563,7 +614,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     # Override of skorch 1.4 NeuralNet.run_single_epoch: batch records read once per epoch.
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch loop, except that on an accelerator the per-batch
+        """Run one epoch, reading the batch records back once at its end.
+
+        skorch's epoch loop, except that on an accelerator the per-batch
         losses (and the methods' extra loss terms) are recorded in the
         history as device tensors and read back in one transfer at the end of
         the epoch, before ``on_epoch_end``: no host-device synchronisation per
@@ -621,8 +674,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     # ------------------------------------------------------------- predicting
     # Override of skorch 1.4 NeuralNet.evaluation_step: small batches padded.
     def evaluation_step(self, batch, training=False):
-        """Inference on one batch; batches under 16 rows are padded by
-        repetition so that every row goes through the same float32 BLAS
+        """Run inference on one batch, padding batches under 16 rows.
+
+        Small batches are padded by repetition so that every row goes through the same float32 BLAS
         kernels whatever the batch size (predictions of a row do not depend
         on which rows it is predicted with)."""
         Xi, yi = unpack_data(batch)
@@ -683,6 +737,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            The class of highest probability for each sample.
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]

@@ -95,7 +95,7 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
     device : 'auto', str or torch.device, default='auto'
         'auto' trains on CUDA when a GPU is present and on the CPU otherwise.
     verbose : int, default=0
-        skorch's per-epoch table when > 0.
+        When > 0, skorch's per-epoch table is printed.
     **kwargs
         Any other skorch parameter (``callbacks``, ``warm_start``,
         ``iterator_valid__batch_size``, ...)."""

@@ -24,7 +24,7 @@ class _MFWFitState(FitState):
 
 
 @fill_doc(rebalance="'drw'")
-class MFWClassifier(_ImbalancedNetBase):
+class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     r"""Major Feature Weakening (MFW): mix majority-class hidden features away.
 
     The network is split as ``f = h(g(x))`` at ``mix_layer``. In training
@@ -63,9 +63,9 @@ class MFWClassifier(_ImbalancedNetBase):
     See Also
     --------
     RemixClassifier : Rebalanced Mixup, whose label favours the minority class.
-    ReMixClassifier : class-balanced batches + mixup with soft labels.
-    skremix.mixing.mfw_strength : the class weight ``s(N)``.
-    skremix.callbacks.PerClassTrainingProgress : the paper's diagnostic.
+    ReMixClassifier : Class-balanced batches + mixup with soft labels.
+    skremix.mixing.mfw_strength : The class weight ``s(N)``.
+    skremix.callbacks.PerClassTrainingProgress : The paper's diagnostic.
 
     Notes
     -----
@@ -149,6 +149,7 @@ class MFWClassifier(_ImbalancedNetBase):
         self.beta = beta
 
     def get_split_datasets(self, X, y=None, **fit_params):
+        """Split the data, then resolve ``beta='auto'`` from the training counts."""
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         beta = self.beta
         if isinstance(beta, str) and beta == "auto":

@@ -24,7 +24,7 @@ __all__ = ["RemixClassifier"]
 
 
 @fill_doc(rebalance="'drw'")
-class RemixClassifier(_ImbalancedNetBase):
+class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     r"""Rebalanced Mixup (Remix): mixup whose label favours the minority class.
 
     Each training mini-batch draws one ``lam ~ Beta(alpha, alpha)`` and a
@@ -61,8 +61,8 @@ class RemixClassifier(_ImbalancedNetBase):
 
     See Also
     --------
-    ReMixClassifier : class-balanced batches + mixup with soft labels.
-    MFWClassifier : per-sample weakening of majority-class hidden features.
+    ReMixClassifier : Class-balanced batches + mixup with soft labels.
+    MFWClassifier : Per-sample weakening of majority-class hidden features.
 
     Notes
     -----

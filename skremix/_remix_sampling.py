@@ -18,7 +18,7 @@ __all__ = ["ReMixClassifier"]
 
 
 @fill_doc(lr_schedule="'step'")
-class ReMixClassifier(_ImbalancedNetBase):
+class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     r"""Resampling MixUp (ReMix): class-balanced batches mixed with soft labels.
 
     Every training mini-batch is first made class-balanced, then one
@@ -58,8 +58,8 @@ class ReMixClassifier(_ImbalancedNetBase):
     See Also
     --------
     RemixClassifier : Rebalanced Mixup, whose label favours the minority class.
-    MFWClassifier : per-sample weakening of majority-class hidden features.
-    skremix.sampling.ClassBalancedBatchSampler : the batch sampler alone.
+    MFWClassifier : Per-sample weakening of majority-class hidden features.
+    skremix.sampling.ClassBalancedBatchSampler : The batch sampler alone.
 
     Notes
     -----

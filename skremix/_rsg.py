@@ -32,7 +32,7 @@ def _resolve(value, kind, which):
 
 
 @fill_doc(rebalance="'drw'")
-class RSGClassifier(_ImbalancedNetBase):
+class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     r"""Rare-class Sample Generator (RSG): new rare-class samples in feature space.
 
     A training-only module (:class:`skremix.nn.RSG`) sits at the output of
@@ -90,8 +90,8 @@ class RSGClassifier(_ImbalancedNetBase):
 
     See Also
     --------
-    skremix.nn.RSG : the module and the pure functions behind it.
-    MFWClassifier : weakens majority-class features at a hidden layer.
+    skremix.nn.RSG : The module and the pure functions behind it.
+    MFWClassifier : Weakens majority-class features at a hidden layer.
 
     Notes
     -----
@@ -231,8 +231,16 @@ class RSGClassifier(_ImbalancedNetBase):
         return tuple(out.shape[1:])
 
     def initialize_module(self):
-        """Build ``module_`` (see the base) and the generator ``rsg_``, whose
-        input size is read from a dry forward pass to ``mix_layer``."""
+        """Build ``module_`` (see the base) and the generator ``rsg_``.
+
+        The generator's input size is read from a dry forward pass to
+        ``mix_layer``.
+
+        Returns
+        -------
+        self : object
+            The net.
+        """
         super().initialize_module()
         shape = self._feature_shape()
         kwargs = self.get_params_for("rsg")
@@ -260,6 +268,7 @@ class RSGClassifier(_ImbalancedNetBase):
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
+        """Split the data, then resolve the 'auto' settings from the training counts."""
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         self.frequent_ratio_ = _resolve(self.frequent_ratio, self.imbalance_kind_, 0)
         self.transfer_strength_ = _resolve(

@@ -92,47 +92,9 @@ CHECKED = frozenset(
 
 # Objects that still fail, with the codes they fail on, until their
 # docstrings are fixed: strict xfails, so an entry must be removed as soon as
-# its object passes. All are in files under refactoring when this test was
-# written (the estimators, skremix/losses/, skremix/mixing/). Empty it; never
-# add to it: a new object passes before it is exported.
-PENDING = {
-    # skremix/_base.py
-    "skremix.ERMClassifier.device": "GL08",
-    "skremix.ERMClassifier.get_params": "GL08",
-    "skremix.ERMClassifier.check_data": "GL08",
-    "skremix.ERMClassifier.partial_fit": "RT03",
-    "skremix.ERMClassifier.initialize_module": "SS06",
-    "skremix.ERMClassifier.initialize": "GL08",
-    "skremix.ERMClassifier.get_split_datasets": "GL08",
-    "skremix.ERMClassifier.get_iterator": "GL08",
-    "skremix.ERMClassifier.train_step_single": "GL08",
-    "skremix.ERMClassifier.run_single_epoch": "SS02, SS05, SS06",
-    "skremix.ERMClassifier.evaluation_step": "SS06",
-    "skremix.ERMClassifier.predict": "RT03",
-    # skremix/_erm.py
-    "skremix.ERMClassifier": "PR03, PR08",
-    # skremix/_mfw.py
-    "skremix.MFWClassifier": "PR02, PR08, SA03",
-    "skremix.MFWClassifier.get_split_datasets": "GL08",
-    # skremix/_remix.py
-    "skremix.RemixClassifier": "PR02, PR08, SA03",
-    # skremix/_remix_sampling.py
-    "skremix.ReMixClassifier": "PR02, PR08, SA03",
-    # skremix/_rsg.py
-    "skremix.RSGClassifier": "PR02, PR08, SA03",
-    "skremix.RSGClassifier.initialize_module": "SS06",
-    "skremix.RSGClassifier.get_split_datasets": "GL08",
-    # skremix/losses/_cross_entropy.py
-    "skremix.losses.soft_cross_entropy": "PR07, RT03",
-    # skremix/losses/_ldam.py
-    "skremix.losses.ldam_cross_entropy": "PR07, RT03",
-    "skremix.losses.ldam_logits": "PR07, RT03, SS05",
-    # skremix/mixing/_hooks.py
-    "skremix.mixing.resolve_layer": "PR07, RT03",
-    "skremix.mixing.transform_output_at": "PR07, YD01",
-    # skremix/mixing/_mfw.py
-    "skremix.mixing.mfw_strength": "RT04",
-}
+# its object passes. Empty since every public docstring passed; never add to
+# it: a new object passes before it is exported.
+PENDING: dict[str, str] = {}
 
 
 def _is_own(obj):

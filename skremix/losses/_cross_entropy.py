@@ -28,13 +28,16 @@ def soft_cross_entropy(
     Parameters
     ----------
     logits : torch.Tensor of shape (B, C)
+        Network outputs.
     targets : torch.Tensor of shape (B, C) (probabilities) or (B,) (indices)
+        One probability row per sample, or class indices.
     weight : torch.Tensor of shape (C,), optional
         Class weights.
 
     Returns
     -------
     loss : torch.Tensor of shape (B,)
+        One loss per sample.
 
     Examples
     --------

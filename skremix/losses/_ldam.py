@@ -53,7 +53,7 @@ def ldam_margins(
 def ldam_logits(
     logits: torch.Tensor, targets: torch.Tensor, margins: torch.Tensor, s: float = 30.0
 ) -> torch.Tensor:
-    """Logits of the LDAM loss: the true-class margin subtracted, then scaled.
+    """Subtract the true-class margin from the logits, then scale them.
 
     For class-index targets this is ``s * (z - m[y] * onehot(y))``; the LDAM
     loss is the cross-entropy of the result. For probability targets ``t``
@@ -68,6 +68,7 @@ def ldam_logits(
         Network outputs ``z`` (cosines with a :class:`~skremix.nn.NormedLinear`
         head).
     targets : torch.Tensor of shape (B,) (indices) or (B, C) (probabilities)
+        Class indices, or one probability row per sample.
     margins : torch.Tensor of shape (C,)
         From :func:`ldam_margins`.
     s : float, default=30.0
@@ -76,6 +77,7 @@ def ldam_logits(
     Returns
     -------
     logits : torch.Tensor of shape (B, C), float32
+        The margined, scaled logits, whose cross-entropy is the LDAM loss.
 
     Examples
     --------
@@ -127,6 +129,7 @@ def ldam_cross_entropy(
     logits : torch.Tensor of shape (B, C)
         Network outputs ``z``.
     targets : torch.Tensor of shape (B,) (indices) or (B, C) (probabilities)
+        Class indices, or one probability row per sample.
     margins : torch.Tensor of shape (C,)
         From :func:`ldam_margins`.
     s : float, default=30.0
@@ -137,6 +140,7 @@ def ldam_cross_entropy(
     Returns
     -------
     loss : torch.Tensor of shape (B,), float32
+        One loss per sample.
 
     Examples
     --------

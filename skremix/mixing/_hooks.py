@@ -17,6 +17,7 @@ def resolve_layer(module: nn.Module, name: str) -> nn.Module:
     Parameters
     ----------
     module : torch.nn.Module
+        The network to look in.
     name : str
         Dotted name as in ``module.named_modules()``, e.g. ``"layer2"`` or
         ``"blocks.1"``.
@@ -24,6 +25,7 @@ def resolve_layer(module: nn.Module, name: str) -> nn.Module:
     Returns
     -------
     layer : torch.nn.Module
+        The submodule itself (not a copy).
 
     Examples
     --------
@@ -56,10 +58,16 @@ def transform_output_at(
     Parameters
     ----------
     module : torch.nn.Module
+        The network whose submodule is hooked.
     name : str
         Dotted submodule name.
     fn : callable
         Maps the layer's output tensor to a tensor of any batch size.
+
+    Yields
+    ------
+    None
+        The body runs with the hook in place.
 
     Examples
     --------

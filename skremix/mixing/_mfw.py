@@ -34,7 +34,7 @@ def mfw_strength(class_counts: torch.Tensor, beta: float) -> torch.Tensor:
     Returns
     -------
     s : torch.Tensor of shape (n_classes,)
-        float32 values, on the device of ``class_counts``, non-decreasing
+        The float32 values, on the device of ``class_counts``, non-decreasing
         in the count. Mathematically in ``(0, 0.5)``; a saturated sigmoid
         (small ``beta``) rounds to exactly 0 or 0.5 in float32.
 
