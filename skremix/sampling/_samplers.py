@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+from sklearn.utils import check_random_state
 from torch.utils.data import Sampler
 
 from skremix.sampling._weights import sample_weights_from_class_weights
@@ -52,22 +53,31 @@ def _check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def _make_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    """Build the sampler's generator from ``random_state``."""
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
+def _make_rng(
+    random_state: int | np.random.RandomState | np.random.Generator | None,
+) -> np.random.Generator:
+    """Build the sampler's generator from ``random_state``.
+
+    scikit-learn's convention (:func:`sklearn.utils.check_random_state`): an
+    int seeds it, a ``RandomState`` instance or None (numpy's global
+    ``RandomState``) gives it a seed drawn from that state. A ``Generator``
+    (the estimators pass theirs) is used as is.
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
     if isinstance(random_state, numbers.Integral) and not isinstance(
         random_state, bool
     ):
-        if random_state < 0:
-            raise ValueError(
-                f"random_state must be non-negative; got random_state={random_state!r}."
-            )
+        check_random_state(random_state)  # sklearn's range check and message
         return np.random.default_rng(int(random_state))
-    raise TypeError(
-        "random_state must be None, an int or a numpy.random.Generator; got "
-        f"{type(random_state).__name__}."
-    )
+    try:
+        state = check_random_state(random_state)
+    except ValueError:
+        raise TypeError(
+            "random_state must be an int, a numpy.random.RandomState instance, "
+            f"a numpy.random.Generator or None; got {type(random_state).__name__}."
+        ) from None
+    return np.random.default_rng(state.randint(0, 2**32 - 1, dtype=np.uint64))
 
 
 def _spawn(rng: np.random.Generator) -> np.random.Generator:
@@ -132,12 +142,16 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         this applies to the plain random batch, i.e. a stream of permutations
         of all indices, as with ``DataLoader(shuffle=True)``; the re-balancing
         step is always with replacement.
-    random_state : int, numpy.random.Generator or None, default=None
-        Seed of the internal :class:`numpy.random.Generator`, created once at
-        construction. Each epoch draws fresh batches from it, so epochs differ,
-        but two samplers built with the same integer ``random_state`` yield the
-        same sequence of epochs. A ``Generator`` is used as is (shared state).
-        The global NumPy and PyTorch random states are never used.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seeds the internal :class:`numpy.random.Generator`, created once at
+        construction, as scikit-learn's ``random_state`` does: an int is the
+        seed; a ``RandomState`` instance, or None (numpy's global random
+        state, as in scikit-learn), gives a seed drawn from it at
+        construction. A ``Generator`` is used as is (shared state). Each
+        epoch draws fresh batches, so epochs differ, but two samplers built
+        with the same int yield the same sequence of epochs. After
+        construction, the global NumPy and PyTorch random states are never
+        used.
     mode : {"global", "within_batch"}, default="global"
         ``"global"``: every class in every batch, drawn from the whole
         label set (an extension of the paper). ``"within_batch"``: the
@@ -371,10 +385,11 @@ class WeightedClassSampler(Sampler[int]):
         equally often.
     num_samples : int or None, default=None
         Number of indices per epoch; ``None`` means ``len(labels)``.
-    random_state : int, numpy.random.Generator or None, default=None
-        Seed of the internal :class:`numpy.random.Generator`, created at
-        construction. Each epoch is re-drawn from it (epochs differ), and two
-        samplers built with the same integer seed yield the same epochs.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seeds the internal :class:`numpy.random.Generator`, created at
+        construction, as in :class:`ClassBalancedBatchSampler`. Each epoch is
+        re-drawn from it (epochs differ), and two samplers built with the
+        same int yield the same epochs.
 
     Attributes
     ----------

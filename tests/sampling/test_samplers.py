@@ -281,8 +281,35 @@ def test_balanced_validation(labels, kwargs, match):
 
 
 def test_balanced_bad_random_state():
-    with pytest.raises(TypeError, match="random_state"):
-        ClassBalancedBatchSampler([0, 1], 2, random_state=np.random.RandomState(0))
+    with pytest.raises(TypeError, match="random_state must be an int"):
+        ClassBalancedBatchSampler([0, 1], 2, random_state="seed")
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        ClassBalancedBatchSampler([0, 1], 2, random_state=-1)
+
+
+@pytest.mark.parametrize("cls", ["balanced", "weighted"])
+def test_random_state_follows_sklearns_convention(cls):
+    """An int seeds the sampler; a RandomState instance or None (numpy's
+    global state) gives a seed drawn from it, as check_random_state does."""
+    labels = _labels([30, 6])
+
+    def make(random_state):
+        if cls == "balanced":
+            return ClassBalancedBatchSampler(labels, 6, random_state=random_state)
+        return WeightedClassSampler(labels, random_state=random_state)
+
+    epochs = lambda s: [list(s), list(s)]  # noqa: E731
+    assert epochs(make(7)) == epochs(make(7))
+    assert epochs(make(np.random.RandomState(3))) == epochs(
+        make(np.random.RandomState(3))
+    )
+    assert epochs(make(np.random.RandomState(3))) != epochs(
+        make(np.random.RandomState(4))
+    )
+    np.random.seed(5)
+    first = epochs(make(None))
+    np.random.seed(5)
+    assert epochs(make(None)) == first
 
 
 # ---------------------------------------------------------------------------
