@@ -40,7 +40,10 @@ import skremix  # noqa: E402
 from skremix.datasets import balanced_split, make_imbalanced  # noqa: E402
 from skremix.metrics import balanced_brier_score  # noqa: E402
 
-OUT = Path(os.environ.get("SKREMIX_EXAMPLES_OUT", Path(__file__).resolve().parent))
+# The figure goes next to this script, or into the folder SKREMIX_EXAMPLES_OUT
+# names (sphinx-gallery runs the examples from their folder, without __file__).
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+OUT = Path(os.environ.get("SKREMIX_EXAMPLES_OUT", HERE))
 OUT.mkdir(parents=True, exist_ok=True)
 # Small networks run fastest on one CPU thread (and leave the other cores free).
 torch.set_num_threads(1)
