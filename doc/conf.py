@@ -114,6 +114,7 @@ intersphinx_mapping = {
     "skorch": ("https://skorch.readthedocs.io/en/stable", None),
     "torch": ("https://docs.pytorch.org/docs/stable", None),
 }
+intersphinx_timeout = 10
 if INTERSPHINX:
     extensions.append("sphinx.ext.intersphinx")
 
