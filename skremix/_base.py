@@ -33,7 +33,13 @@ from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader
 
 from skremix import _loop
-from skremix._validation import check_params, validate_fit_data, validate_X
+from skremix._validation import (
+    check_input_params,
+    check_params,
+    validate_fit_data,
+    validate_X,
+)
+from skremix.augment import random_crop_flip
 from skremix.base import FitState, TrainStep
 from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccuracy
 from skremix.datasets import imbalance_kind
@@ -82,7 +88,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Options(numbers.Integral, {-1}),
         ],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "lr_schedule": [StrOptions({"constant", "step", "cosine"})],
+        "lr_schedule": [StrOptions({"constant", "step", "cosine"}), list, tuple],
+        "lr_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
+        "augment": [StrOptions({"crop_flip"}), callable, None],
+        "standardize": ["boolean"],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
@@ -106,6 +115,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         optimizer=torch.optim.AdamW,
         lr=1e-3,
         lr_schedule="constant",
+        lr_warmup=0,
         max_epochs=30,
         batch_size=64,
         train_split=None,
@@ -117,6 +127,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         ldam_s=30.0,
         precision="fp32",
         channels_last=False,
+        augment=None,
+        standardize=False,
         mix_layer=None,
         random_state=None,
         device="auto",
@@ -136,6 +148,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             **kwargs,
         )
         self.lr_schedule = lr_schedule
+        self.lr_warmup = lr_warmup
         self.rebalance = rebalance
         self.rebalance_start = rebalance_start
         self.rebalance_beta = rebalance_beta
@@ -144,6 +157,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.channels_last = channels_last
         self.ldam_max_m = ldam_max_m
         self.ldam_s = ldam_s
+        self.augment = augment
+        self.standardize = standardize
         self.mix_layer = mix_layer
         self.random_state = random_state
 
@@ -277,7 +292,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         check_params(self)
         X, y = validate_fit_data(self, X, y, reset=True)
+        check_input_params(self)
         self._check_method_params()
+        # Input statistics are measured anew by every fit (standardize).
+        for name in ("input_mean_", "input_std_"):
+            self.__dict__.pop(name, None)
         with self._seeded():
             if not self.warm_start or not self.initialized_:
                 self.initialize()
@@ -308,6 +327,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         X, y = validate_fit_data(
             self, X, y, reset=first, classes=classes if first else None
         )
+        check_input_params(self)
         self._check_method_params()
         with self._seeded():
             if not self.initialized_:
@@ -375,9 +395,84 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         return self
 
-    # Override of skorch 1.4 NeuralNet.infer, wrapped: bf16 autocast and channels-last input.
+    def _augment_batch(self, X):
+        """The training augmentation of ``augment``, before any mixing."""
+        if isinstance(self.augment, str):  # 'crop_flip', checked at fit
+            return random_crop_flip(X)
+        out = self.augment(X)
+        if not isinstance(out, torch.Tensor) or len(out) != len(X):
+            raise TypeError(
+                "augment must return a tensor with one row per sample of the "
+                f"batch ({len(X)}); it returned "
+                f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}."
+            )
+        return out
+
+    def _measure_inputs(self, dataset_train):
+        """Per-channel (images) or per-feature (rows) mean and standard
+        deviation of the training inputs, for ``standardize=True``; float64
+        sums over chunks, so no copy of the data is made."""
+        tensors = _loop.dataset_tensors(dataset_train)
+        X = tensors[0] if tensors is not None else data_from_dataset(dataset_train)[0]
+        X = torch.as_tensor(X)
+        axes = (0, 2, 3) if X.ndim == 4 else (0,)
+        width = X.shape[1]
+        total = torch.zeros(width, dtype=torch.float64)
+        squares = torch.zeros(width, dtype=torch.float64)
+        for start in range(0, len(X), 4096):
+            chunk = X[start : start + 4096].to("cpu", torch.float64)
+            total += chunk.sum(dim=axes)
+            squares += (chunk * chunk).sum(dim=axes)
+        count = X.numel() / width
+        mean = total / count
+        std = (squares / count - mean * mean).clamp_min(0).sqrt()
+        std[std == 0] = 1.0  # a constant channel is only centred
+        self.input_mean_ = mean.to(torch.float32).numpy()
+        self.input_std_ = std.to(torch.float32).numpy()
+
+    def _standardize(self, x):
+        """``(x - input_mean_) / input_std_`` over channels or features."""
+        key = (x.device, x.dtype)
+        cache = self.__dict__.setdefault("_input_scale_cache", {})
+        if key not in cache:
+            shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+            mean = torch.as_tensor(self.input_mean_).to(x.device, x.dtype)
+            std = torch.as_tensor(self.input_std_).to(x.device, x.dtype)
+            cache[key] = (mean.reshape(shape), std.reshape(shape))
+        mean, std = cache[key]
+        return (x - mean) / std
+
+    def __getstate__(self):
+        """Pickle the net without its device copies of the input statistics."""
+        state = super().__getstate__()
+        state.pop("_input_scale_cache", None)
+        return state
+
+    # Override of skorch 1.4 NeuralNet.infer, wrapped: standardized, bf16 autocast and channels-last input.
     def infer(self, x, **fit_params):
-        """Forward pass; bf16 autocast and channels-last input when asked."""
+        """Run the forward pass, with the input options applied.
+
+        ``standardize``, then channels-last input and bf16 autocast when
+        asked; used in training, validation and prediction alike.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of inputs.
+        **fit_params : dict
+            Passed to the module's ``forward``.
+
+        Returns
+        -------
+        y_infer : torch.Tensor
+            The module's output.
+        """
+        if (
+            self.standardize
+            and isinstance(x, torch.Tensor)
+            and "input_mean_" in self.__dict__
+        ):
+            x = self._standardize(x)
         if self.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.precision != "bf16":
@@ -432,6 +527,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.imbalance_kind_ = imbalance_kind(counts)
+        if self.standardize and "input_mean_" not in self.__dict__:
+            self._measure_inputs(dataset_train)
+        self.__dict__.pop("_input_scale_cache", None)
         self.plain_epochs_ = self._resolve_start()
         self.decay_epoch_ = self._epochs_before(self.rebalance_start)
         return dataset_train, dataset_valid
@@ -592,6 +690,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = unpack_data(batch)
+        if self.augment is not None:
+            Xi = self._augment_batch(Xi)
         step = self.train_forward(Xi, yi, **fit_params)
         y_pred = step.logits
         loss = self.get_loss(y_pred, step.targets, X=Xi, training=True)

@@ -28,15 +28,23 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         ``optimizer__*`` parameters are passed to it.
     lr : float, default=1e-3
         Initial learning rate.
-    lr_schedule : {'constant', 'step', 'cosine'}, default='constant'
+    lr_schedule : {'constant', 'step', 'cosine'} or sequence of (at, factor), \
+default='constant'
         Per-epoch learning rate (:class:`skremix.callbacks.LRSchedule`).
-        'constant' is skorch's behaviour, the measured default (see the user
-        guide's quality matrix). 'step' is the papers' protocol: x0.1 from
-        the deferred start ``rebalance_start`` (80% of the epochs), x0.01
-        halfway from there to the end, with deferred re-balancing switched on
-        at the first decay. 'cosine' anneals the rate to zero over
-        ``max_epochs``. Each ``fit`` / ``partial_fit`` call runs the schedule
-        from its start, and so does the deferred start.
+        'constant' is skorch's behaviour. 'step': x0.1 from the deferred
+        start ``rebalance_start`` (80% of the epochs), x0.01 halfway from
+        there to the end, with deferred re-balancing switched on at the
+        first decay. 'cosine' anneals the rate to zero over ``max_epochs``.
+        A sequence of ``(at, factor)`` pairs multiplies the rate by the
+        ``factor`` of the last milestone reached, ``at`` an epoch (int) or a
+        fraction of ``max_epochs`` (float in [0, 1)): ``((0.8, 0.01), (0.9,
+        1e-4))`` is the LDAM-DRW protocol. Each ``fit`` / ``partial_fit``
+        call runs the schedule from its start, and so does the deferred
+        start.
+    lr_warmup : int, default=0
+        Epochs of linear warm-up: epoch ``e < lr_warmup`` (0-based) trains
+        at ``(e + 1) / lr_warmup`` of the schedule's rate (5 in the papers'
+        CIFAR protocol).
     max_epochs : int, default=30
         Number of epochs of ``fit``.
     batch_size : int, default=64
@@ -85,6 +93,22 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
     channels_last : bool, default=False
         Images and the module in channels-last memory format (convolutions
         are faster in it on recent GPUs); no effect on tabular input.
+    augment : {'crop_flip'}, callable or None, default=None
+        Training augmentation of each batch, on the device, before a method
+        mixes it; never at validation or prediction. 'crop_flip' is the
+        papers' CIFAR augmentation (:func:`skremix.augment.random_crop_flip`:
+        a random crop of the image padded by 4 pixels, and a horizontal flip
+        with probability 1/2, per sample; images only). A callable maps the
+        batch tensor ``(B, ...)`` to an augmented one with ``B`` rows; draw
+        its randomness from torch's generator (seeded from
+        ``random_state``).
+    standardize : bool, default=False
+        Subtract the mean and divide by the standard deviation of the
+        training inputs, per channel for images and per feature for rows
+        (``input_mean_``, ``input_std_``; a constant channel is only
+        centred), in training, validation and prediction. Measured on the
+        training part (after any validation split, before augmentation) by
+        every ``fit`` and by the first ``partial_fit``.
     mix_layer : str or None, default=None
         Dotted name of the submodule whose output hidden-layer methods
         transform; None takes the module's ``default_mix_layer`` (after the
@@ -129,6 +153,8 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Features of tabular input; for images the size of axis 1 of ``X``
         as passed (channels, or height for ``(n, h, w)`` input).
+    input_mean_, input_std_ : ndarray of shape (n_channels,) or (n_features,)
+        Statistics of the training inputs; with ``standardize=True`` only.
     input_shape_ : tuple
         Shape of one sample as the module sees it: ``(d,)`` or ``(c, h, w)``.
     module_ : torch.nn.Module

@@ -4,6 +4,8 @@ here runs before any training."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.utils._param_validation import validate_parameter_constraints
@@ -24,6 +26,7 @@ def check_params(estimator):
         {name: getattr(estimator, name) for name in constraints},
         caller_name=type(estimator).__name__,
     )
+    _check_lr_milestones(estimator)
     raw = estimator.__dict__.get("device", "auto")
     if raw is not None and not (isinstance(raw, str) and raw == "auto"):
         try:
@@ -121,3 +124,61 @@ def validate_fit_data(estimator, X, y, *, reset, classes=None):
             f"classes_ {classes.tolist()}."
         )
     return torch.from_numpy(X), torch.from_numpy(y_enc.astype(np.int64))
+
+
+def _check_lr_milestones(estimator):
+    """``lr_schedule`` given as ``(at, factor)`` milestones: each ``at`` an
+    epoch (int >= 0) or a fraction of ``max_epochs`` (float in [0, 1)), each
+    factor > 0, in increasing order of epoch."""
+    schedule = estimator.lr_schedule
+    if isinstance(schedule, str):
+        return
+    name = type(estimator).__name__
+    starts = []
+    for item in schedule:
+        ok = isinstance(item, (tuple, list)) and len(item) == 2
+        at, factor = item if ok else (None, None)
+        at_ok = (
+            isinstance(at, numbers.Integral) and not isinstance(at, bool) and at >= 0
+        ) or (
+            isinstance(at, numbers.Real)
+            and not isinstance(at, numbers.Integral)
+            and 0 <= at < 1
+        )
+        factor_ok = (
+            isinstance(factor, numbers.Real)
+            and not isinstance(factor, bool)
+            and factor > 0
+        )
+        if not (ok and at_ok and factor_ok):
+            raise ValueError(
+                f"The 'lr_schedule' parameter of {name} must be 'constant', "
+                "'step', 'cosine' or a sequence of (at, factor) pairs, at an "
+                "epoch (int >= 0) or a fraction of max_epochs (float in [0, 1)) "
+                f"and factor > 0; got the item {item!r}."
+            )
+        starts.append(
+            at if isinstance(at, numbers.Integral) else int(at * estimator.max_epochs)
+        )
+    if not starts:
+        raise ValueError(
+            f"The 'lr_schedule' parameter of {name} got no milestones; use "
+            "'constant' for a constant rate."
+        )
+    if starts != sorted(starts):
+        raise ValueError(
+            f"The 'lr_schedule' milestones of {name} must be in increasing order "
+            f"of epoch; they start at epochs {starts} of max_epochs="
+            f"{estimator.max_epochs}."
+        )
+
+
+def check_input_params(estimator):
+    """Checks of the base's parameters that need the data's shape
+    (``input_shape_``), run after input validation and before training."""
+    if isinstance(estimator.augment, str) and len(estimator.input_shape_) != 3:
+        raise ValueError(
+            f"augment={estimator.augment!r} needs images of shape (n, h, w) or "
+            f"(n, c, h, w); got samples of shape {estimator.input_shape_}. Pass "
+            "augment=None, or a callable for tabular data."
+        )

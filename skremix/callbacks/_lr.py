@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from skorch.callbacks import Callback
 
@@ -65,9 +66,17 @@ class LRSchedule(Callback):
       ``d + ceil((T - d) / 2)``: the papers' two decays (epochs 160 and 180 of
       200), with deferred re-balancing switched on at the first one, as the
       papers do;
-    - ``'cosine'``: ``(1 + cos(pi * e / T)) / 2``.
+    - ``'cosine'``: ``(1 + cos(pi * e / T)) / 2``;
+    - a sequence of ``(at, factor)`` milestones: the ``factor`` of the last
+      milestone reached (1 before the first), ``at`` an epoch (int) or a
+      fraction of ``T`` (float in [0, 1)). ``((0.8, 0.01), (0.9, 1e-4))`` is
+      the LDAM-DRW protocol: x0.01 from epoch 160 and x0.0001 from 180 of
+      200.
 
-    The rate is recorded in the history as ``'lr'`` (not for 'constant').
+    ``net.lr_warmup = W > 0`` multiplies the first ``W`` epochs by
+    ``(e + 1) / W``: a linear warm-up to the schedule's rate (5 epochs in
+    the papers' CIFAR protocol). The rate is recorded in the history as
+    ``'lr'`` (not for 'constant' without warm-up).
     At the end of training the optimizer is left at its initial rates, so a
     later ``partial_fit`` runs the schedule again from its start.
 
@@ -78,16 +87,19 @@ class LRSchedule(Callback):
     [1.0, 0.854, 0.5, 0.146]
     >>> [LRSchedule.factor("step", e, 10, 8) for e in range(10)]
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 0.01]
+    >>> [LRSchedule.factor(((0.5, 0.1), (8, 0.01)), e, 10, warmup=2)
+    ...  for e in range(10)]
+    [0.5, 1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.01, 0.01]
     """
 
     @staticmethod
-    def factor(kind, epoch, total, decay_epoch=None):
+    def factor(kind, epoch, total, decay_epoch=None, warmup=0):
         """Return the multiplier of the initial rate at 0-based ``epoch`` of ``total``.
 
         Parameters
         ----------
-        kind : {'constant', 'step', 'cosine'}
-            The schedule (any other value is constant).
+        kind : {'constant', 'step', 'cosine'} or sequence of (at, factor)
+            The schedule (any other string is constant).
         epoch : int
             0-based epoch within the call.
         total : int
@@ -95,12 +107,28 @@ class LRSchedule(Callback):
         decay_epoch : int, default=None
             First epoch of the 'step' schedule's first decay, ``d``; None
             means ``int(0.8 * total)``. Unused by the other schedules.
+        warmup : int, default=0
+            Epochs of linear warm-up: epoch ``e < warmup`` is multiplied by
+            ``(e + 1) / warmup``.
 
         Returns
         -------
         factor : float
-            1 for 'constant', in ``(0, 1]`` otherwise.
+            1 for 'constant' after the warm-up; positive otherwise.
         """
+        ramp = (epoch + 1) / warmup if epoch < warmup else 1.0
+        return ramp * LRSchedule._schedule(kind, epoch, total, decay_epoch)
+
+    @staticmethod
+    def _schedule(kind, epoch, total, decay_epoch):
+        """The schedule's factor without warm-up."""
+        if not isinstance(kind, str):
+            factor = 1.0
+            for at, value in kind:
+                start = at if isinstance(at, numbers.Integral) else int(at * total)
+                if epoch >= start:
+                    factor = float(value)
+            return factor
         if kind == "cosine":
             return 0.5 * (1.0 + math.cos(math.pi * min(epoch, total) / max(total, 1)))
         if kind == "step":
@@ -111,6 +139,12 @@ class LRSchedule(Callback):
             return 0.1 if epoch >= first else 1.0
         return 1.0
 
+    @staticmethod
+    def _is_constant(net):
+        kind = getattr(net, "lr_schedule", "constant")
+        constant = isinstance(kind, str) and kind == "constant"
+        return constant and not getattr(net, "lr_warmup", 0)
+
     def on_train_begin(self, net, **kwargs):
         """Remember each parameter group's initial learning rate."""
         self.base_lrs_ = [group["lr"] for group in net.optimizer_.param_groups]
@@ -118,10 +152,11 @@ class LRSchedule(Callback):
     def on_epoch_begin(self, net, **kwargs):
         """Set every parameter group's rate for this epoch and record it."""
         kind = getattr(net, "lr_schedule", "constant")
-        if kind == "constant":
+        warmup = getattr(net, "lr_warmup", 0)
+        if self._is_constant(net):
             return
         decay = getattr(net, "decay_epoch_", None)
-        factor = self.factor(kind, call_epoch(net), net.max_epochs, decay)
+        factor = self.factor(kind, call_epoch(net), net.max_epochs, decay, warmup)
         for group, base in zip(
             net.optimizer_.param_groups, self.base_lrs_, strict=True
         ):
@@ -135,7 +170,7 @@ class LRSchedule(Callback):
         optimizer's rates: left at their initial values, not the last
         epoch's.
         """
-        if getattr(net, "lr_schedule", "constant") != "constant":
+        if not self._is_constant(net):
             for group, base in zip(
                 net.optimizer_.param_groups, self.base_lrs_, strict=True
             ):
