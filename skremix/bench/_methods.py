@@ -88,7 +88,7 @@ class ReshapeTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_out : ndarray of shape (n_samples, *shape)
+        X_out : ndarray of shape (n_samples, ...)
             The reshaped samples, of dtype ``dtype``.
         """
         X = np.asarray(X)
