@@ -26,6 +26,7 @@ def check_params(estimator):
         {name: getattr(estimator, name) for name in constraints},
         caller_name=type(estimator).__name__,
     )
+    _check_no_accelerate(estimator)
     _check_lr_milestones(estimator)
     raw = estimator.__dict__.get("device", "auto")
     if raw is not None and not (isinstance(raw, str) and raw == "auto"):
@@ -182,3 +183,21 @@ def check_input_params(estimator):
             f"(n, c, h, w); got samples of shape {estimator.input_shape_}. Pass "
             "augment=None, or a callable for tabular data."
         )
+
+
+def _check_no_accelerate(estimator):
+    """skorch's ``AccelerateMixin`` replaces ``train_step_single`` without
+    calling ``super()``: mixed into a skremix class, the method hook would
+    never run and the net would silently train plain ERM."""
+    for klass in type(estimator).__mro__:
+        if klass.__name__ == "AccelerateMixin" and klass.__module__.startswith(
+            "skorch"
+        ):
+            raise TypeError(
+                f"{type(estimator).__name__} mixes in skorch's AccelerateMixin, "
+                "whose train_step_single bypasses the method's train_forward: it "
+                "would train plain ERM. skremix does not support multi-GPU training "
+                "of one net; train one net per GPU and run several fits in "
+                "parallel instead (a search under joblib's dask backend, see the "
+                "user guide's 'Scaling out')."
+            )

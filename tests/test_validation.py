@@ -81,3 +81,17 @@ def test_fill_doc_substitutes_markers_and_keeps_braces():
         fill_doc()(type("Bad", (), {"__doc__": "%(oops)s"}))
     with pytest.raises(KeyError):
         fill_doc(no_such_param="1")
+
+
+def test_accelerate_mixin_is_refused_before_training():
+    from skorch.hf import AccelerateMixin
+
+    from skremix import RemixClassifier
+
+    class Accelerated(AccelerateMixin, RemixClassifier):
+        pass
+
+    clf = Accelerated(accelerator=object(), max_epochs=1)
+    with pytest.raises(TypeError, match="AccelerateMixin.*would train plain ERM"):
+        clf.fit(np.zeros((20, 3)), np.arange(20) % 2)
+    assert not clf.initialized_
