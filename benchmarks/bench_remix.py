@@ -5,18 +5,29 @@ class is held out first, then step imbalance (ratio 10, half the classes
 minority) is imposed on the training part. Same module (skremix ConvNet),
 optimizer (AdamW, lr 1e-3), epochs and batch size for every method; balanced
 accuracy on the test set, mean +- std over seeds. "plain skorch" keeps skorch's
-constant learning rate; the skremix classifiers (ERM included) use their
-default schedule.
+constant learning rate; the skremix classifiers (ERM included) use a per-epoch
+cosine schedule.
 
-    python benchmarks/bench_remix.py [--epochs 30] [--seeds 3]
+    python benchmarks/bench_remix.py [--epochs 30] [--seeds 3] [--current-defaults]
 
 ``benchmarks/results/remix_digits_step10.txt`` was run (as
-``bench_foundation.py``, committed in 0bb609d) with the defaults of its time:
-a per-epoch cosine schedule for the skremix classifiers, RemixClassifier with
-``alpha=1.0`` and no deferred re-weighting (the "Remix" row). Since then they
-default to a constant rate, and RemixClassifier to ``alpha=0.4`` with
-``rebalance='drw'`` ("Remix" now trains as Remix-DRW); a run today gives
-different skremix rows. The plain skorch row is unchanged.
+``bench_foundation.py``, committed in 0bb609d) with the defaults of that time,
+and the script pins them (``PINNED``) so that it reproduces that file:
+``lr_schedule='cosine'`` for every skremix classifier (the default is
+'constant' since 1a7cdfc) and ``alpha=1.0`` for RemixClassifier (0.4 since
+5c4d544). The rows set their re-weighting themselves: "Remix" is
+``rebalance=None`` (plain Remix; RemixClassifier defaults to 'drw' since
+5c4d544) and "Remix-DRW" ``rebalance='drw'``. The plain skorch row has no
+skremix defaults. ``--current-defaults`` drops ``PINNED`` (today's schedule
+and alpha; the rows keep their meaning) and gives numbers that are not those
+of the committed file.
+
+The figures come back bit for bit with the CPU kernels of the machine that
+made them, PyTorch's AVX2 ones: on an AVX-512 CPU run with
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` (torch 2.13.0+cpu). The
+AVX-512 kernels round differently and move a test image here and there, in
+the plain skorch row too.
+Run with the default 2 threads, as the committed file was.
 """
 
 import argparse
@@ -31,13 +42,25 @@ from skremix import ERMClassifier, RemixClassifier
 from skremix.datasets import balanced_split, load_digits_images, make_imbalanced
 from skremix.nn import ConvNet
 
+# The defaults of 2026-11-21 that made benchmarks/results/remix_digits_step10.txt.
+PINNED = {
+    "ERM": dict(lr_schedule="cosine"),
+    "Remix": dict(lr_schedule="cosine", alpha=1.0),
+}
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--ratio", type=float, default=10.0)
+    parser.add_argument(
+        "--current-defaults",
+        action="store_true",
+        help="today's skremix defaults instead of PINNED (not the committed file)",
+    )
     args = parser.parse_args()
+    pinned = {key: {} for key in PINNED} if args.current_defaults else PINNED
 
     X, y = load_digits_images()
     common = dict(
@@ -59,10 +82,14 @@ def main():
 
     methods = {
         "plain skorch (ERM)": plain_skorch,
-        "skremix ERM": lambda seed: ERMClassifier(random_state=seed, **common),
-        "Remix": lambda seed: RemixClassifier(random_state=seed, **common),
+        "skremix ERM": lambda seed: ERMClassifier(
+            random_state=seed, **pinned["ERM"], **common
+        ),
+        "Remix": lambda seed: RemixClassifier(
+            rebalance=None, random_state=seed, **pinned["Remix"], **common
+        ),
         "Remix-DRW": lambda seed: RemixClassifier(
-            rebalance="drw", random_state=seed, **common
+            rebalance="drw", random_state=seed, **pinned["Remix"], **common
         ),
     }
     scores = {name: [] for name in methods}

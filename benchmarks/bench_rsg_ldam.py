@@ -9,7 +9,8 @@ annealing by default: skremix's ``lr_schedule='cosine'``, and skorch's
 and batch size for every method:
 
 - ERM: plain skorch ``NeuralNetClassifier`` with cross-entropy;
-- ERM-RSG: ``RSGClassifier`` (cross-entropy, generation from 80% of epochs);
+- ERM-RSG: ``RSGClassifier(rebalance=None)`` (cross-entropy, no
+  re-weighting, generation from 80% of epochs);
 - LDAM-DRW: ``ERMClassifier(loss='ldam', rebalance='drw')``, plain training
   with the LDAM loss and a cosine head, re-weighting from 80% of epochs;
 - LDAM-DRW-RSG: ``RSGClassifier(loss='ldam', rebalance='drw')``.
@@ -27,11 +28,22 @@ time of the last RSGClassifier against the same trained module without RSG.
         [--contrastive-channels 64] [--lr-schedule cosine]
 
 ``benchmarks/results/rsg_ldam.txt`` was run (as ``bench_issue4.py``, commit
-c469e4d) with the defaults of its time: RSGClassifier without deferred
-re-weighting, so the "ERM-RSG" row is cross-entropy with RSG alone. Since
-then RSGClassifier defaults to ``rebalance='drw'``; a run today trains
-"ERM-RSG" with DRW and gives a different row. The other rows set their loss,
-re-weighting and schedule explicitly.
+c469e4d) with the defaults of that time, and the script passes them so that it
+reproduces that file: ``--lr-schedule cosine`` (the skremix default is
+'constant' since 1a7cdfc), RSG's per-profile ``frequent_ratio`` and
+``transfer_strength`` (``RSG_SETTINGS``; the defaults are now 'auto', the
+same values picked from the training counts) and ``rebalance=None`` for
+"ERM-RSG", cross-entropy with RSG alone (RSGClassifier defaults to 'drw' since
+5c4d544). The other rows set their loss and re-weighting themselves. With
+``--lr-schedule constant`` every method trains at today's default constant
+rate (plain skorch without a scheduler); the rows keep their meaning.
+Run with ``OMP_NUM_THREADS=1``, as the committed file was.
+
+The figures come back bit for bit with the CPU kernels of the machine that
+made them, PyTorch's AVX2 ones: on an AVX-512 CPU run with
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` (torch 2.13.0+cpu). The
+AVX-512 kernels round differently and move a test image here and there, in
+the plain skorch rows too.
 """
 
 import argparse
@@ -150,7 +162,7 @@ def main():
     methods = {
         "ERM (plain skorch)": plain_skorch,
         "ERM-RSG": lambda seed, kind: RSGClassifier(
-            random_state=seed, **RSG_SETTINGS[kind], **own, **common
+            rebalance=None, random_state=seed, **RSG_SETTINGS[kind], **own, **common
         ),
         "LDAM-DRW": lambda seed, kind: ERMClassifier(
             loss="ldam", rebalance="drw", random_state=seed, **own, **common
