@@ -46,9 +46,15 @@ suite runs (one epoch on a tiny archive the test writes)::
     python benchmarks/reproduce_papers.py --settings cifar10-lt-10 \\
         --rows erm,remix_drw --epochs 1 --subset 200
 
-Time: a full row is 200-300 epochs of ResNet-32 on about 12k (CIFAR-10-LT
-100) to 25k (step 10) images; the user guide's "Reproducing the papers"
-section gives the per-row estimate and how it was obtained.
+Time: a full row is 200-300 epochs of ResNet-32 on 10.8k (CIFAR-100-LT 100)
+to 27.5k (step 10) images. ``--time-epoch N`` measures it on the machine at
+hand without CIFAR: it trains each selected row for ``--epochs`` (default 1)
+epochs on N random CIFAR-sized images (uint8, 3x32x32) with the row's
+protocol, prints the training throughput and, from it, the time of every
+full row of every setting::
+
+    python benchmarks/reproduce_papers.py --time-epoch 50000 \\
+        --rows erm,remix_drw,mfw,ldam_drw_rsg
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ from skremix import (
     RemixClassifier,
     RSGClassifier,
 )
-from skremix.datasets import fetch_cifar10_lt, fetch_cifar100_lt
+from skremix.datasets import fetch_cifar10_lt, fetch_cifar100_lt, imbalance_profile
 
 # The papers' schedules: epochs, lr milestones (at, factor) or 'cosine', and
 # the fraction of the epochs after which deferred re-balancing starts.
@@ -275,6 +281,14 @@ def _parse(argv):
     p.add_argument(
         "--list", action="store_true", help="list rows and settings, then exit"
     )
+    p.add_argument(
+        "--time-epoch",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time the rows on N random CIFAR-sized images instead, and estimate "
+        "every full row's time from it",
+    )
     args = p.parse_args(argv)
     for name, known, value in (
         ("settings", SETTINGS, args.settings),
@@ -287,7 +301,7 @@ def _parse(argv):
         args.seed_list = [int(s) for s in args.seeds.split(",")]
     except ValueError:
         p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
-    for name in ("epochs", "subset", "n_max"):
+    for name in ("epochs", "subset", "n_max", "time_epoch"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -411,9 +425,54 @@ def report(rows):
     return "\n".join(lines)
 
 
+def n_train(setting):
+    """Training images of a setting under the papers' profile."""
+    name, imbalance, ratio = SETTINGS[setting]
+    n_classes, n_max = (10, 5000) if name == "cifar10" else (100, 500)
+    return int(imbalance_profile(n_max, n_classes, imbalance, ratio).sum())
+
+
+def time_epoch(args):
+    """Train each row on random CIFAR-sized images; print its throughput and
+    the estimated time of its full runs."""
+    rng = np.random.default_rng(0)
+    n = args.time_epoch
+    X = rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8)
+    y = np.arange(n) % 10
+    epochs = args.epochs or 1
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device "
+        f"{args.device}; {n} random 3x32x32 uint8 images, {epochs} epoch(s)"
+    )
+    for row in args.rows.split(","):
+        clf = make_estimator(row, "cifar10-lt-100", epochs, 0, args.device)
+        clf.fit(X[:256], y[:256])  # warm-up: allocations, kernels
+        clf = make_estimator(row, "cifar10-lt-100", epochs, 0, args.device)
+        cuda = str(clf.device).startswith("cuda")
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        clf.fit(X, y)
+        if cuda:
+            torch.cuda.synchronize()
+        rate = n * epochs / (time.perf_counter() - start)
+        full = PROTOCOLS[ROWS[row][1]]["epochs"]
+        hours = {s: n_train(s) * full / rate / 3600 for s in _ORDER}
+        print(
+            f"{ROWS[row][0]:<14} {rate:9.0f} images/s on {clf.device}; a full "
+            f"{full}-epoch row: {min(hours.values()):.2f} h "
+            f"({min(hours, key=hours.get)}) to {max(hours.values()):.2f} h "
+            f"({max(hours, key=hours.get)})",
+            flush=True,
+        )
+    return 0
+
+
 def main(argv=None):
     """Run the selected rows, skipping those already in ``results.csv``."""
     args = _parse(argv)
+    if args.time_epoch:
+        return time_epoch(args)
     if args.list:
         for row, (label, protocol, cls, params, _, source) in ROWS.items():
             print(

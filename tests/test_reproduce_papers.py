@@ -92,3 +92,14 @@ def test_bad_arguments_fail_with_a_message(script, capsys):
     with pytest.raises(SystemExit):
         script.main(["--epochs", "0"])
     assert "--epochs must be >= 1" in capsys.readouterr().err
+
+
+def test_training_set_sizes_and_the_time_estimate(script, capsys):
+    # Cao et al.'s profiles: CIFAR-10-LT, ratio 100, keeps 12406 images.
+    assert script.n_train("cifar10-lt-100") == 12406
+    assert script.n_train("cifar10-step-10") == 5 * 5000 + 5 * 500
+    assert script.n_train("cifar100-step-100") == 50 * 500 + 50 * 5
+    argv = ["--time-epoch", "64", "--rows", "erm", "--device", "cpu"]
+    assert script.main(argv) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith("ERM") and "images/s" in line and "200-epoch row" in line
