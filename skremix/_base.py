@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader
 
 from skremix import _loop
 from skremix._validation import (
+    as_tensor,
     check_input_params,
     check_params,
     validate_fit_data,
@@ -92,6 +93,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "lr_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
         "augment": [StrOptions({"crop_flip"}), callable, None],
         "standardize": ["boolean"],
+        "data_placement": [StrOptions({"auto", "device", "host"})],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
@@ -129,6 +131,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         channels_last=False,
         augment=None,
         standardize=False,
+        data_placement="auto",
         mix_layer=None,
         random_state=None,
         device="auto",
@@ -159,6 +162,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.ldam_s = ldam_s
         self.augment = augment
         self.standardize = standardize
+        self.data_placement = data_placement
         self.mix_layer = mix_layer
         self.random_state = random_state
 
@@ -420,7 +424,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         total = torch.zeros(width, dtype=torch.float64)
         squares = torch.zeros(width, dtype=torch.float64)
         for start in range(0, len(X), 4096):
-            chunk = X[start : start + 4096].to("cpu", torch.float64)
+            chunk = _loop.as_float(X[start : start + 4096]).to("cpu", torch.float64)
             total += chunk.sum(dim=axes)
             squares += (chunk * chunk).sum(dim=axes)
         count = X.numel() / width
@@ -563,9 +567,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     def fit_state(self, device):
         """Class statistics of the running fit, as tensors on ``device``.
 
-        Built once per ``fit`` / ``partial_fit`` call (and again if the
-        device changes), from the training part's class counts; valid only
-        during training.
+        Built once per ``fit`` / ``partial_fit`` call and device, from the
+        training part's class counts; valid only during training.
 
         Parameters
         ----------
@@ -579,11 +582,12 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             fields.
         """
         device = torch.device(device)
-        state = self.__dict__.get("fit_state_")
-        if state is None or state.device != device:
-            state = self._make_fit_state(device)
-            self.fit_state_ = state
-        return state
+        # One state per device: with data_placement='host' on a GPU, batches
+        # are drawn on the host and losses computed on the device.
+        states = self.__dict__.setdefault("fit_state_", {})
+        if device not in states:
+            states[device] = self._make_fit_state(device)
+        return states[device]
 
     # Override of skorch 1.4 NeuralNet.get_iterator: tensors in memory skip the DataLoader (skremix._loop).
     def get_iterator(self, dataset, training=False):
@@ -613,15 +617,18 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             batch_size = max(len(X), 1)
         if training:
             device = self.device
-            X, y = X.to(device), y.to(device)
-            if self.channels_last and X.ndim == 4:
-                X = X.contiguous(memory_format=torch.channels_last)
+            self.data_placement_ = self._placement(X)
+            if self.data_placement_ == "device":
+                X, y = X.to(device), y.to(device)
+                if self.channels_last and X.ndim == 4:
+                    X = X.contiguous(memory_format=torch.channels_last)
             return _loop.TensorBatches(
                 X,
                 y,
                 lambda: self._train_batches(y, batch_size),
                 device,
                 len(_loop.chunks(range(len(X)), batch_size)),
+                pin=X.device.type == "cpu" and torch.device(device).type == "cuda",
             )
         n = len(X)
         return _loop.TensorBatches(
@@ -631,6 +638,17 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.device,
             -(-n // batch_size),
         )
+
+    def _placement(self, X):
+        """Where the training data lives during fit: 'device' (moved once)
+        or 'host' (each batch moved on its own), from ``data_placement``."""
+        if self.data_placement != "auto":
+            return self.data_placement
+        device = torch.device(self.device)
+        if device.type != "cuda":
+            return "device"  # the host is the device: nothing is copied
+        free, _ = torch.cuda.mem_get_info(device)
+        return "device" if X.element_size() * X.nelement() <= 0.5 * free else "host"
 
     def _rebalance_active(self, kind):
         return self.rebalance in kind and bool(self.__dict__.get("rebalance_active_"))
@@ -690,6 +708,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = unpack_data(batch)
+        Xi = _loop.as_float(Xi)  # uint8 batches from a DataLoader
         if self.augment is not None:
             Xi = self._augment_batch(Xi)
         step = self.train_forward(Xi, yi, **fit_params)
@@ -776,13 +795,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     def evaluation_step(self, batch, training=False):
         """Run inference on one batch, padding batches under 16 rows.
 
-        Small batches are padded by repetition so that every row goes through the same float32 BLAS
-        kernels whatever the batch size (predictions of a row do not depend
-        on which rows it is predicted with)."""
+        Small batches are padded by repetition so that every row goes
+        through the same float32 BLAS kernels whatever the batch size
+        (predictions of a row do not depend on which rows it is predicted
+        with). uint8 batches (from a DataLoader) are scaled to [0, 1]."""
         Xi, yi = unpack_data(batch)
+        Xi = _loop.as_float(Xi)
         n = len(Xi) if isinstance(Xi, torch.Tensor) else 0
         if training or not 0 < n < _MIN_EVAL_ROWS:
-            return super().evaluation_step(batch, training=training)
+            return super().evaluation_step((Xi, yi), training=training)
         reps = -(-_MIN_EVAL_ROWS // n)
         padded = Xi.repeat(reps, *([1] * (Xi.ndim - 1)))[:_MIN_EVAL_ROWS]
         out = super().evaluation_step((padded, yi), training=training)
@@ -818,12 +839,29 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         check_is_fitted(self)
         X = validate_X(self, X, reset=False)
-        proba = super().predict_proba(torch.from_numpy(X))
+        proba = self._predict_batches(as_tensor(X))
         if not np.all(np.isfinite(proba)):
             raise FloatingPointError(
                 "The network outputs non-finite values: training diverged. "
                 f"Refit with a lower lr (now {self.lr})."
             )
+        return proba
+
+    def _predict_batches(self, X):
+        """skorch 1.4's ``NeuralNet.predict_proba`` loop, writing each batch's
+        probabilities into one preallocated array: keeping every batch's
+        small output alive between the large temporaries of the next ones
+        fragments the host heap (measured: 3 MiB of resident memory per
+        batch of 512 32x32 images, 0 with the preallocated array)."""
+        nonlin = self._get_predict_nonlinearity()
+        proba, start = None, 0
+        for yp in self.forward_iter(X, training=False):
+            yp = yp[0] if isinstance(yp, tuple) else yp
+            part = to_numpy(nonlin(yp))
+            if proba is None:
+                proba = np.empty((len(X), *part.shape[1:]), dtype=part.dtype)
+            proba[start : start + len(part)] = part
+            start += len(part)
         return proba
 
     def predict(self, X):

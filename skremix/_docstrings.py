@@ -109,6 +109,17 @@ default='constant'
         centred), in training, validation and prediction. Measured on the
         training part (after any validation split, before augmentation) by
         every ``fit`` and by the first ``partial_fit``.
+    data_placement : {'auto', 'device', 'host'}, default='auto'
+        Where the training data lives during ``fit``. 'device': moved to
+        the training device once, batches gathered there (fastest). 'host':
+        each batch is gathered on the host and moved on its own, from
+        pinned memory on CUDA (for data larger than the device's memory, or
+        a ``np.memmap`` that should stay on disk). 'auto': 'device' on the
+        CPU (no copy is made) and on a GPU where the data takes at most half
+        of its free memory, else 'host'; the choice is ``data_placement_``.
+        uint8 images stay uint8 on both paths (scaled to [0, 1] per batch).
+        Batches are drawn where the data lives, so on a GPU the two paths
+        draw different (equally seeded) batches.
     mix_layer : str or None, default=None
         Dotted name of the submodule whose output hidden-layer methods
         transform; None takes the module's ``default_mix_layer`` (after the
@@ -155,6 +166,8 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         as passed (channels, or height for ``(n, h, w)`` input).
     input_mean_, input_std_ : ndarray of shape (n_channels,) or (n_features,)
         Statistics of the training inputs; with ``standardize=True`` only.
+    data_placement_ : {'device', 'host'}
+        Where the training data of the last ``fit`` lived.
     input_shape_ : tuple
         Shape of one sample as the module sees it: ``(d,)`` or ``(c, h, w)``.
     module_ : torch.nn.Module

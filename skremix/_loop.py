@@ -21,24 +21,30 @@ class TensorBatches:
     """Mini-batches of tensors already in memory, re-drawn at every epoch.
 
     Replaces a DataLoader over a map-style Dataset: no per-sample indexing,
-    no collation, and for training the data is moved to the device once.
+    no collation. Where ``X`` lives decides the path: on the device (the
+    training set moved there once) batches are gathered there; on the host
+    (data larger than the device, or a memmap) each batch is gathered on the
+    host and moved on its own, from pinned memory when ``pin`` is set.
     """
 
-    def __init__(self, X, y, batches, device, n_batches):
+    def __init__(self, X, y, batches, device, n_batches, pin=False):
         self.X = X
         self.y = y
         self.batches = batches
         self.device = device
         self.n_batches = n_batches
+        self.pin = pin
 
     def __iter__(self):
         for idx in self.batches():
             Xb = self.X[idx]
             yb = None if self.y is None else self.y[idx]
             if Xb.device != torch.device(self.device):
+                if self.pin:
+                    Xb = Xb.pin_memory()
                 Xb = Xb.to(self.device, non_blocking=True)
                 yb = None if yb is None else yb.to(self.device, non_blocking=True)
-            yield Xb, yb
+            yield as_float(Xb), yb
 
     def __len__(self):
         # The planned count: never re-draws an epoch (that would consume the
@@ -61,6 +67,14 @@ def dataset_tensors(dataset):
             y = torch.as_tensor(np.asarray(y))
         return dataset.X, y
     return None
+
+
+def as_float(X):
+    """A batch of uint8 images as float32 in [0, 1] (``X / 255``, the values
+    of scaling the whole array at once); any other batch unchanged."""
+    if isinstance(X, torch.Tensor) and X.dtype == torch.uint8:
+        return X.to(torch.float32) / 255.0
+    return X
 
 
 def stays_on_device(value):

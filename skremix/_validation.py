@@ -5,6 +5,7 @@ here runs before any training."""
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -49,8 +50,10 @@ def validate_X(estimator, X, *, reset, y=None):
         X = X.detach().cpu().numpy()
     if isinstance(y, torch.Tensor):
         y = y.detach().cpu().numpy()
-    is_uint8 = getattr(X, "dtype", None) == np.uint8
     shape = getattr(X, "shape", None)
+    # uint8 images stay uint8 (a quarter of the memory of float32); batches
+    # are scaled to [0, 1] on their way to the network (_loop.as_float).
+    keep_uint8 = getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
     if not reset and shape is not None and len(shape) in (3, 4):
         sample = tuple(shape[1:]) if len(shape) == 4 else (1, *shape[1:])
         if sample != estimator.input_shape_:
@@ -58,7 +61,7 @@ def validate_X(estimator, X, *, reset, y=None):
                 f"X has samples of shape {sample}, but {type(estimator).__name__} "
                 f"was fitted on shape {estimator.input_shape_}."
             )
-    kw = dict(allow_nd=True, dtype=np.float32, reset=reset)
+    kw = dict(allow_nd=True, dtype=None if keep_uint8 else np.float32, reset=reset)
     if y is None and not reset:
         X = validate_data(estimator, X, **kw)
     else:
@@ -70,8 +73,6 @@ def validate_X(estimator, X, *, reset, y=None):
         )
     if X.ndim == 3:
         X = X[:, None]
-    if X.ndim == 4 and is_uint8:
-        X = X / np.float32(255.0)
     if reset:
         estimator.input_shape_ = tuple(X.shape[1:])
     elif tuple(X.shape[1:]) != estimator.input_shape_:
@@ -85,9 +86,18 @@ def validate_X(estimator, X, *, reset, y=None):
             f"X has samples of shape {tuple(X.shape[1:])}, but "
             f"{type(estimator).__name__} was fitted on shape {estimator.input_shape_}."
         )
-    if not X.flags.writeable or not X.flags.c_contiguous:
-        X = np.ascontiguousarray(X).copy()
+    # Read-only arrays and memmaps are used as they are: nothing writes to X.
+    if not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X)
     return X if y is None else (X, y)
+
+
+def as_tensor(X):
+    """``torch.from_numpy`` without a copy, also of read-only arrays and
+    memmaps (never written to: torch's warning about it does not apply)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(X)
 
 
 def validate_fit_data(estimator, X, y, *, reset, classes=None):
@@ -124,7 +134,7 @@ def validate_fit_data(estimator, X, y, *, reset, classes=None):
             f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
             f"classes_ {classes.tolist()}."
         )
-    return torch.from_numpy(X), torch.from_numpy(y_enc.astype(np.int64))
+    return as_tensor(X), torch.from_numpy(y_enc.astype(np.int64))
 
 
 def _check_lr_milestones(estimator):

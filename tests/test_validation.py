@@ -13,8 +13,12 @@ def test_validate_x_shapes_dtypes_and_the_fitted_shape():
     est = ERMClassifier()
     images = np.full((4, 5, 6), 255, dtype=np.uint8)
     X, _ = validate_X(est, images, reset=True, y=[0, 1, 0, 1])
-    # (n, h, w) gets a channel axis; uint8 is scaled to [0, 1] in float32.
-    assert X.shape == (4, 1, 5, 6) and X.dtype == np.float32 and X.max() == 1.0
+    # (n, h, w) gets a channel axis; uint8 images stay uint8 (a view, no copy):
+    # batches are scaled to [0, 1] on their way to the network.
+    assert X.shape == (4, 1, 5, 6) and X.dtype == np.uint8 and X.max() == 255
+    assert np.shares_memory(X, images)
+    floats, _ = validate_X(ERMClassifier(), images.astype(int), reset=True, y=[0] * 4)
+    assert floats.dtype == np.float32 and floats.max() == 255.0  # not images
     assert est.input_shape_ == (1, 5, 6) and est.n_features_in_ == 5
     with pytest.raises(ValueError, match=r"samples of shape \(1, 6, 5\).*\(1, 5, 6\)"):
         validate_X(est, np.zeros((2, 6, 5)), reset=False)
@@ -28,12 +32,14 @@ def test_validate_x_shapes_dtypes_and_the_fitted_shape():
         validate_X(ERMClassifier(), np.zeros((2, 1, 1, 1, 1)), reset=True, y=[0, 1])
 
 
-def test_validate_x_gives_a_writeable_contiguous_copy_of_read_only_input():
+def test_validate_x_uses_read_only_input_as_is_and_copies_only_views():
     X = np.arange(12, dtype=np.float32).reshape(3, 4)
     X.flags.writeable = False
     out, _ = validate_X(ERMClassifier(), X, reset=True, y=[0, 1, 0])
-    assert out.flags.writeable and out.flags.c_contiguous
-    np.testing.assert_array_equal(out, X)
+    assert np.shares_memory(out, X)  # nothing writes to X: no copy
+    view, _ = validate_X(ERMClassifier(), X[:, ::2], reset=True, y=[0, 1, 0])
+    assert view.flags.c_contiguous and not np.shares_memory(view, X)
+    np.testing.assert_array_equal(view, X[:, ::2])
 
 
 def test_validate_fit_data_encodes_labels_and_checks_them():
