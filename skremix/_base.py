@@ -33,6 +33,13 @@ from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader
 
 from skremix import _loop
+from skremix._datasets_input import (
+    EpochBatchSampler,
+    LabelledDataset,
+    dataset_labels,
+    is_dataset_input,
+    validate_dataset,
+)
 from skremix._validation import (
     as_tensor,
     check_input_params,
@@ -283,9 +290,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         ----------
         X : array-like or torch.Tensor of shape (n_samples, n_features), \
 (n_samples, height, width) or (n_samples, channels, height, width)
-            Tabular rows or images. uint8 images are scaled to [0, 1].
+            Tabular rows or images (uint8 images are scaled to [0, 1] per
+            batch), or a map-style torch ``Dataset`` / skorch
+            ``SliceDataset`` of such samples, read batch by batch (see the
+            user guide's "Data larger than memory").
         y : array-like of shape (n_samples,)
-            Class labels of any type.
+            Class labels of any type (for a dataset ``X``, its labels in
+            order).
         **fit_params : dict
             Passed to the module's ``forward``.
 
@@ -295,7 +306,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             The fitted estimator.
         """
         check_params(self)
-        X, y = validate_fit_data(self, X, y, reset=True)
+        X, y = self._validate_fit_input(X, y, reset=True)
         check_input_params(self)
         self._check_method_params()
         # Input statistics are measured anew by every fit (standardize).
@@ -312,7 +323,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor
+        X : array-like, torch.Tensor or Dataset
             As in :meth:`fit`.
         y : array-like of shape (n_samples,)
             Labels; on later calls they must be among ``classes_``.
@@ -328,8 +339,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         first = not self.__sklearn_is_fitted__()
         check_params(self)
-        X, y = validate_fit_data(
-            self, X, y, reset=first, classes=classes if first else None
+        X, y = self._validate_fit_input(
+            X, y, reset=first, classes=classes if first else None
         )
         check_input_params(self)
         self._check_method_params()
@@ -412,22 +423,37 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
         return out
 
+    def _validate_fit_input(self, X, y, *, reset, classes=None):
+        """Arrays and tensors (``_validation``) or a map-style dataset with
+        its labels as ``y`` (``_datasets_input``), as ``(X, y)`` tensors."""
+        if is_dataset_input(X):
+            return validate_dataset(self, X, y, reset=reset, classes=classes)
+        return validate_fit_data(self, X, y, reset=reset, classes=classes)
+
     def _measure_inputs(self, dataset_train):
         """Per-channel (images) or per-feature (rows) mean and standard
         deviation of the training inputs, for ``standardize=True``; float64
         sums over chunks, so no copy of the data is made."""
         tensors = _loop.dataset_tensors(dataset_train)
-        X = tensors[0] if tensors is not None else data_from_dataset(dataset_train)[0]
-        X = torch.as_tensor(X)
-        axes = (0, 2, 3) if X.ndim == 4 else (0,)
-        width = X.shape[1]
+        if tensors is not None:
+            X = tensors[0]
+            chunks = (X[a : a + 4096] for a in range(0, len(X), 4096))
+        else:  # a dataset: one pass in batches
+            loader = DataLoader(
+                dataset_train, batch_size=4096, generator=torch.Generator()
+            )  # its own generator: the global stream is left as it is
+            chunks = (b[0] for b in loader)
+        axes = (0, 2, 3) if len(self.input_shape_) == 3 else (0,)
+        width = self.input_shape_[0]
         total = torch.zeros(width, dtype=torch.float64)
         squares = torch.zeros(width, dtype=torch.float64)
-        for start in range(0, len(X), 4096):
-            chunk = _loop.as_float(X[start : start + 4096]).to("cpu", torch.float64)
+        n = 0
+        for chunk in chunks:
+            chunk = _loop.as_float(chunk).to("cpu", torch.float64)
             total += chunk.sum(dim=axes)
             squares += (chunk * chunk).sum(dim=axes)
-        count = X.numel() / width
+            n += chunk.numel()
+        count = n / width
         mean = total / count
         std = (squares / count - mean * mean).clamp_min(0).sqrt()
         std[std == 0] = 1.0  # a constant channel is only centred
@@ -471,6 +497,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         y_infer : torch.Tensor
             The module's output.
         """
+        x = _loop.as_float(x)  # uint8 batches of skorch's own validation step
         if (
             self.standardize
             and isinstance(x, torch.Tensor)
@@ -523,8 +550,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """Split the data and measure the training part's class statistics."""
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         tensors = _loop.dataset_tensors(dataset_train)
+        labels = dataset_labels(dataset_train)
         if tensors is not None and tensors[1] is not None:
             y_train = tensors[1]
+        elif labels is not None:  # dataset input: the labels given as y
+            y_train = labels
         else:  # any other Dataset: skorch extracts the training part's y
             _, y_train = data_from_dataset(dataset_train)
         counts = np.bincount(to_numpy(y_train), minlength=len(self.classes_))
@@ -608,6 +638,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         tensors = _loop.dataset_tensors(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
+        labels = dataset_labels(dataset) if training else None
+        if tensors is None and labels is not None and iterator is DataLoader:
+            return self._dataset_loader(dataset, labels)
         if tensors is None or iterator is not DataLoader:
             return super().get_iterator(dataset, training=training)
         X, y = tensors
@@ -638,6 +671,49 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.device,
             -(-n // batch_size),
         )
+
+    def _dataset_loader(self, dataset, y):
+        """Training batches of a dataset input: a DataLoader whose batches
+        are drawn each epoch by ``_train_batches`` from the labels (shuffled,
+        or re-sampled by class), gathered and collated on the host."""
+        self.data_placement_ = "host"
+        params = self.get_params_for("iterator_train")
+        batch_size = params.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = max(len(y), 1)
+        params.pop("shuffle", None)
+        y = y.cpu()
+        sampler = EpochBatchSampler(
+            lambda: self._train_batches(y, batch_size),
+            len(_loop.chunks(range(len(y)), batch_size)),
+        )
+        if torch.device(self.device).type == "cuda":
+            params.setdefault("pin_memory", True)
+        # A DataLoader draws its workers' base seed at every epoch from its
+        # generator, by default torch's global one: its own keeps the global
+        # stream (batches, mixing) the same as with array input.
+        params.setdefault("generator", torch.Generator().manual_seed(0))
+        return DataLoader(dataset, batch_sampler=sampler, **params)
+
+    # Override of skorch 1.4 NeuralNet.get_dataset: dataset input gets its labels.
+    def get_dataset(self, X, y=None):
+        """Wrap dataset input with its labels; arrays as skorch does.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor or torch.utils.data.Dataset
+            The inputs.
+        y : torch.Tensor or None, default=None
+            The encoded labels.
+
+        Returns
+        -------
+        dataset : torch.utils.data.Dataset
+            Yielding ``(sample, label)`` pairs.
+        """
+        if is_dataset_input(X):
+            return LabelledDataset(X, y, self.input_shape_)
+        return super().get_dataset(X, y)
 
     def _placement(self, X):
         """Where the training data lives during fit: 'device' (moved once)
@@ -829,7 +905,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor
+        X : array-like, torch.Tensor or Dataset
             Same layout as in :meth:`fit`.
 
         Returns
@@ -838,8 +914,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Rows sum to one.
         """
         check_is_fitted(self)
-        X = validate_X(self, X, reset=False)
-        proba = self._predict_batches(as_tensor(X))
+        if is_dataset_input(X):
+            X, _ = validate_dataset(self, X, reset=False)
+        else:
+            X = as_tensor(validate_X(self, X, reset=False))
+        proba = self._predict_batches(X)
         if not np.all(np.isfinite(proba)):
             raise FloatingPointError(
                 "The network outputs non-finite values: training diverged. "
@@ -869,7 +948,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor
+        X : array-like, torch.Tensor or Dataset
             Same layout as in :meth:`fit`.
 
         Returns

@@ -1,0 +1,169 @@
+"""Map-style torch ``Dataset`` (and skorch ``SliceDataset``) input with the
+labels given as ``y``: validated without reading the data, and served to the
+training loop batch by batch, so data that does not fit in memory trains
+with every method (class counts and re-sampling come from ``y``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from skorch.helper import SliceDataset
+from torch.utils.data import Dataset, Subset
+
+__all__: list[str] = []
+
+
+def is_dataset_input(X):
+    """Whether ``X`` is a map-style dataset rather than an array."""
+    return isinstance(X, (Dataset, SliceDataset)) and not isinstance(X, LabelledDataset)
+
+
+def _sample(X, i=0):
+    """Sample ``i`` of a dataset as a tensor; a tuple item gives its first
+    element (the labels come from ``y``)."""
+    item = X[i]
+    if isinstance(item, (tuple, list)):
+        item = item[0]
+    if not isinstance(item, torch.Tensor):
+        item = torch.as_tensor(np.asarray(item))
+    return item
+
+
+def sample_shape(estimator, X):
+    """The model-side shape of one sample of ``X`` (``(d,)`` or ``(c, h, w)``)
+    and the sample's own shape, from one read of ``X[0]``."""
+    name = type(estimator).__name__
+    if len(X) == 0:
+        raise ValueError(f"Found a dataset with 0 sample(s) while {name} needs >= 1.")
+    sample = _sample(X)
+    raw = tuple(sample.shape)
+    if sample.ndim == 2:
+        return (1, *raw), raw
+    if sample.ndim in (1, 3):
+        return raw, raw
+    raise ValueError(
+        f"{name} needs dataset samples of shape (d,), (h, w) or (c, h, w); the "
+        f"first sample has shape {tuple(sample.shape)}."
+    )
+
+
+def encode_labels(estimator, y, *, reset, classes=None):
+    """Check class labels and encode them as ``0 .. C - 1`` in ``classes_``
+    order (sklearn's checks and wording)."""
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    target_type = type_of_target(y, input_name="y")
+    if target_type in ("multilabel-indicator", "multiclass-multioutput"):
+        raise ValueError("Multilabel and multioutput targets are not supported.")
+    check_classification_targets(y)
+    y = y.ravel()
+    if reset:
+        if estimator.classes is not None:
+            found = np.asarray(estimator.classes)
+        elif classes is not None:
+            found = np.unique(np.asarray(classes))
+        else:
+            found = np.unique(y)
+        if len(found) < 2:
+            raise ValueError(
+                "Classifier can't train when only one class is present: "
+                f"y contains only {found.tolist()}."
+            )
+        estimator.classes_inferred_ = found
+    known = estimator.classes_
+    encoded = np.clip(np.searchsorted(known, y), 0, len(known) - 1)
+    unknown = known[encoded] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
+            f"classes_ {known.tolist()}."
+        )
+    return torch.from_numpy(encoded.astype(np.int64))
+
+
+def validate_dataset(estimator, X, y=None, *, reset, classes=None):
+    """Validate dataset input without reading more than its first sample.
+
+    Returns ``(X, y)`` with ``y`` encoded (None at prediction); sets
+    ``input_shape_`` and ``n_features_in_`` when ``reset``.
+    """
+    name = type(estimator).__name__
+    shape, raw = sample_shape(estimator, X)
+    if reset:
+        estimator.input_shape_ = shape
+        # Axis 1 of X as an array would be passed (channels, or the height of
+        # (h, w) samples), as for array input.
+        estimator.n_features_in_ = int(raw[0])
+    elif shape != estimator.input_shape_:
+        raise ValueError(
+            f"X has samples of shape {shape}, but {name} was fitted on shape "
+            f"{estimator.input_shape_}."
+        )
+    if y is None:
+        if reset:
+            raise ValueError(
+                f"{name} trains on a dataset X with its labels given as y (e.g. "
+                "skorch.helper.SliceDataset(dataset, idx=1)); y is None."
+            )
+        return X, None
+    if len(y) != len(X):
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{len(X)}, {len(y)}]"
+        )
+    return X, encode_labels(estimator, y, reset=reset, classes=classes)
+
+
+class LabelledDataset(Dataset):
+    """``(sample, label)`` pairs of a dataset and its encoded labels.
+
+    Samples are tensors in the model's layout (a channel axis added to
+    ``(h, w)`` images); uint8 stays uint8 (scaled per batch in the loop).
+    ``y`` is None at prediction (a placeholder label is served).
+    """
+
+    def __init__(self, X, y, input_shape):
+        self.X = X
+        self.y = y
+        self.input_shape = tuple(input_shape)
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        x = _sample(self.X, i)
+        if x.ndim + 1 == len(self.input_shape):
+            x = x[None]
+        label = self.y[i] if self.y is not None else torch.zeros((), dtype=torch.long)
+        return x, label
+
+
+def dataset_labels(dataset):
+    """The encoded labels of a ``LabelledDataset`` or a ``Subset`` chain of
+    one (a validation split), else None."""
+    if isinstance(dataset, Subset):
+        inner = dataset_labels(dataset.dataset)
+        if inner is None:
+            return None
+        return inner[torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)]
+    if isinstance(dataset, LabelledDataset):
+        return dataset.y
+    return None
+
+
+class EpochBatchSampler:
+    """A ``batch_sampler`` for a DataLoader: each epoch's index batches drawn
+    by the estimator (shuffled, or re-sampled by class)."""
+
+    def __init__(self, draw, n_batches):
+        self.draw = draw
+        self.n_batches = n_batches
+
+    def __iter__(self):
+        for idx in self.draw():
+            yield idx.tolist()
+
+    def __len__(self):
+        return self.n_batches
