@@ -359,10 +359,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.call_start_epoch_ = len(self.history)
         try:
             self.notify("on_train_begin", X=X, y=y)
+            # A callback may have resumed this call from a checkpoint
+            # (TrainingCheckpoint): only the remaining epochs run.
+            done = len(self.history) - self.call_start_epoch_
             try:
-                self.fit_loop(X, y, **fit_params)
+                self.fit_loop(X, y, epochs=self.max_epochs - done, **fit_params)
             except KeyboardInterrupt:
                 pass
+            except torch.OutOfMemoryError as exc:
+                raise self._out_of_memory(exc, X, "training") from exc
             self.notify("on_train_end", X=X, y=y)
         finally:
             self.__dict__.pop("fit_state_", None)
@@ -926,6 +931,33 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
         return proba
 
+    def _out_of_memory(self, exc, X, doing):
+        """The out-of-memory error of ``doing`` with what to change: the
+        batch size, the input size and where the data lives."""
+        batch = self.get_params_for(
+            "iterator_train" if doing == "training" else "iterator_valid"
+        ).get("batch_size", self.batch_size)
+        n = len(X)
+        shape = "x".join(map(str, self.input_shape_))
+        size = X.element_size() * X.nelement() if hasattr(X, "nelement") else None
+        data = "" if size is None else f", {size / 2**20:.0f} MiB"
+        where = getattr(self, "data_placement_", None)
+        advice = [f"lower batch_size (now {batch})"]
+        if doing == "training" and where == "device":
+            advice.append(
+                "keep the data on the host with data_placement='host' (the "
+                "training set was moved to the device whole)"
+            )
+        if self.precision == "fp32":
+            advice.append("try precision='bf16'")
+        advice.append("or use a smaller module")
+        message = (
+            f"{type(self).__name__} ran out of device memory while {doing} on "
+            f"{self.device}: batch_size={batch}, {n} samples of shape {shape}"
+            f"{data}. To fit, " + ", ".join(advice) + f". The error was: {exc}"
+        )
+        return type(exc)(message)
+
     def _predict_batches(self, X):
         """skorch 1.4's ``NeuralNet.predict_proba`` loop, writing each batch's
         probabilities into one preallocated array: keeping every batch's
@@ -934,14 +966,21 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         batch of 512 32x32 images, 0 with the preallocated array)."""
         nonlin = self._get_predict_nonlinearity()
         proba, start = None, 0
+        try:
+            for part in self._predicted_parts(X, nonlin):
+                if proba is None:
+                    proba = np.empty((len(X), *part.shape[1:]), dtype=part.dtype)
+                proba[start : start + len(part)] = part
+                start += len(part)
+        except torch.OutOfMemoryError as exc:
+            raise self._out_of_memory(exc, X, "predicting") from exc
+        return proba
+
+    def _predicted_parts(self, X, nonlin):
+        """Each batch's predicted probabilities, on the host."""
         for yp in self.forward_iter(X, training=False):
             yp = yp[0] if isinstance(yp, tuple) else yp
-            part = to_numpy(nonlin(yp))
-            if proba is None:
-                proba = np.empty((len(X), *part.shape[1:]), dtype=part.dtype)
-            proba[start : start + len(part)] = part
-            start += len(part)
-        return proba
+            yield to_numpy(nonlin(yp))
 
     def predict(self, X):
         """Predicted class labels, taken from ``classes_``.

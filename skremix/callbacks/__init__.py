@@ -1,6 +1,8 @@
-"""skorch callbacks: deferred re-balancing, validation balanced accuracy and
-per-class training progress."""
+"""skorch callbacks: learning-rate schedules, deferred re-balancing,
+validation balanced accuracy, per-class training progress and checkpoints a
+fit resumes from."""
 
+from skremix.callbacks._checkpoint import TrainingCheckpoint
 from skremix.callbacks._lr import LRSchedule, call_epoch
 from skremix.callbacks._progress import PerClassTrainingProgress
 from skremix.callbacks._rebalance import RebalanceSchedule
@@ -10,6 +12,7 @@ __all__ = [
     "LRSchedule",
     "PerClassTrainingProgress",
     "RebalanceSchedule",
+    "TrainingCheckpoint",
     "ValidBalancedAccuracy",
     "call_epoch",
 ]

@@ -607,7 +607,10 @@ class RSG(nn.Module):
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
-        self._centers_pending = True  # re-read centers_initialized
+        # As after the last batch that initialised centers: a loaded module
+        # whose classes all have centers draws no initialisation scores (which
+        # would consume the random stream of a resumed fit).
+        self._centers_pending = not bool(self.centers_initialized.all())
 
     def assignment(self, pooled: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Soft assignment ``gamma^l = softmax(A^l pooled + b^l)`` (Eq. 1).
