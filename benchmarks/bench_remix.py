@@ -13,7 +13,9 @@ cosine schedule.
 ``benchmarks/results/remix_digits_step10.txt`` was run (as
 ``bench_foundation.py``, committed in 0bb609d) with the defaults of that time,
 and the script pins them (``PINNED``) so that it reproduces that file:
-``lr_schedule='cosine'`` for every skremix classifier (the default is
+``optimizer__foreach=False`` (torch's for-loop AdamW, the default then;
+skremix now builds it fused) and ``lr_schedule='cosine'`` for every
+skremix classifier (the default is
 'constant' since 1a7cdfc) and ``alpha=1.0`` for RemixClassifier (0.4 since
 5c4d544). The rows set their re-weighting themselves: "Remix" is
 ``rebalance=None`` (plain Remix; RemixClassifier defaults to 'drw' since
@@ -44,8 +46,8 @@ from skremix.nn import ConvNet
 
 # The defaults of 2026-11-21 that made benchmarks/results/remix_digits_step10.txt.
 PINNED = {
-    "ERM": dict(lr_schedule="cosine"),
-    "Remix": dict(lr_schedule="cosine", alpha=1.0),
+    "ERM": dict(lr_schedule="cosine", optimizer__foreach=False),
+    "Remix": dict(lr_schedule="cosine", alpha=1.0, optimizer__foreach=False),
 }
 
 

@@ -20,7 +20,9 @@ A few minutes on 2 CPU cores.
 
 ``benchmarks/results/remix_sampling_mfw.txt`` was run (as
 ``bench_issue3.py``, commit c469e4d) with the defaults of that time, and the
-script pins them (``PINNED``) so that it reproduces that file: every skremix
+script pins them (``PINNED``) so that it reproduces that file: torch's
+for-loop AdamW (``optimizer__foreach=False``; skremix now builds it fused)
+and every skremix
 classifier on the per-epoch cosine schedule (``lr_schedule='cosine'``; the
 default is 'constant' since 1a7cdfc, and ReMixClassifier's own default 'step'
 since 5c4d544), ReMixClassifier with ``alpha=0.3`` and ``balance='global'``,
@@ -84,8 +86,10 @@ DIGITS = dict(max_epochs=30, batch_size=64, lr=1e-3)
 CANCER = dict(max_epochs=40, batch_size=32, lr=1e-3)
 # The defaults of 2026-11-21 that made benchmarks/results/remix_sampling_mfw.txt.
 PINNED = {
-    "ReMix": dict(lr_schedule="cosine", alpha=0.3, balance="global"),
-    "MFW": dict(lr_schedule="cosine", alpha=1.0, beta=2.0),
+    "ReMix": dict(
+        lr_schedule="cosine", alpha=0.3, balance="global", optimizer__foreach=False
+    ),
+    "MFW": dict(lr_schedule="cosine", alpha=1.0, beta=2.0, optimizer__foreach=False),
 }
 
 

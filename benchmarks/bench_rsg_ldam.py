@@ -139,7 +139,9 @@ def main():
     common = dict(
         max_epochs=args.epochs, batch_size=64, lr=1e-3, optimizer=torch.optim.AdamW
     )
-    own = dict(lr_schedule=args.lr_schedule)
+    # torch's for-loop AdamW, skremix's default when the committed file was
+    # made (it now builds the fused one).
+    own = dict(lr_schedule=args.lr_schedule, optimizer__foreach=False)
 
     schedule = []
     if args.lr_schedule == "cosine":

@@ -518,6 +518,39 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             out = super().infer(x, **fit_params)
         return out.float() if isinstance(out, torch.Tensor) else out
 
+    # Override of skorch 1.4 NeuralNet.get_params_for_optimizer: the default
+    # optimizer's fastest implementation.
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        """Return the optimizer's arguments; the default AdamW runs fused.
+
+        When the optimizer is skremix's default (``torch.optim.AdamW``) and
+        neither ``optimizer__fused`` nor ``optimizer__foreach`` is set, it is
+        built with ``fused=True`` on the CPU and CUDA: one kernel for all
+        parameters instead of one per tensor. Any other optimizer, or an
+        implementation chosen by the user, is left as given.
+
+        Parameters
+        ----------
+        prefix : str
+            The optimizer's name, ``'optimizer'``.
+        named_parameters : iterable of (str, torch.nn.Parameter)
+            The learnable parameters of every module.
+
+        Returns
+        -------
+        args : tuple
+            Positional arguments of the optimizer (its parameter groups).
+        kwargs : dict
+            Keyword arguments of the optimizer.
+        """
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        fusable = torch.device(self.device).type in ("cpu", "cuda")
+        chosen = "fused" in kwargs or "foreach" in kwargs
+        if prefix == "optimizer" and self.optimizer is torch.optim.AdamW:
+            if fusable and not chosen:
+                kwargs["fused"] = True
+        return args, kwargs
+
     # Override of skorch 1.4 NeuralNet.initialize, guarded: the module needs the data's shape.
     def initialize(self):
         """Initialize the net; needs the data's shape, so only ``fit`` calls it."""

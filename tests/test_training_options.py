@@ -198,3 +198,30 @@ def test_the_papers_protocol_runs_on_a_resnet():
     )
     assert clf.history[:, "rebalance"] == [False] * 8 + [True] * 2
     assert np.isfinite(clf.predict_proba(X)).all()
+
+
+# ------------------------------------------------------------ the optimizer
+
+
+def test_the_default_optimizer_is_fused_adamw_and_deterministic():
+    X, y = _images()
+    kw = dict(max_epochs=2, random_state=0)
+    clf = RemixClassifier(**kw).fit(X, y)
+    assert type(clf.optimizer_) is torch.optim.AdamW
+    assert clf.optimizer_.defaults["fused"] is True
+    again = RemixClassifier(**kw).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), again.predict_proba(X))
+    # The for-loop implementation gives the same fit up to float rounding.
+    loop = RemixClassifier(optimizer__foreach=False, **kw).fit(X, y)
+    assert not loop.optimizer_.defaults["fused"]
+    np.testing.assert_allclose(loop.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+
+
+def test_a_user_given_optimizer_is_left_as_given():
+    X, y = _images()
+    sgd = ERMClassifier(optimizer=torch.optim.SGD, max_epochs=1).fit(X, y)
+    assert type(sgd.optimizer_) is torch.optim.SGD
+    assert not sgd.optimizer_.defaults.get("fused")
+    foreach = ERMClassifier(optimizer__foreach=True, max_epochs=1).fit(X, y)
+    assert foreach.optimizer_.defaults["foreach"] is True
+    assert not foreach.optimizer_.defaults["fused"]
