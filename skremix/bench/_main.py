@@ -102,6 +102,19 @@ def _positive_float(text):
     return value
 
 
+def _n_jobs(text):
+    """argparse type: a joblib ``n_jobs``, an integer other than 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "expected an integer >= 1, or -1 for all cores"
+        )
+    return value
+
+
 def build_parser():
     """The argument parser of ``skremix-bench``."""
     width = max(len(n) for n in list_methods())
@@ -209,12 +222,24 @@ def build_parser():
         help="auto: CUDA when available, else CPU (default: auto)",
     )
     training.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        metavar="N",
+        help="fits run at the same time, each (method, seed) in a worker process "
+        "through joblib: the loky backend, or the one activated with "
+        "joblib.parallel_config (e.g. a Dask cluster); -1: all cores (default "
+        "on the CPU; 1 on CUDA, where the fits share one GPU). The rows equal "
+        "those of --n-jobs 1 with the same --threads; every worker does an "
+        "untimed warm-up fit first, so fit times stay each fit's own",
+    )
+    training.add_argument(
         "--threads",
         type=_positive_int,
-        help="CPU threads of torch (default: 1 for inputs of fewer than 1024 "
-        "values, such as rows and 8x8 images, whose small networks gain nothing "
-        "from more threads and lose up to 10x when the cores are shared; "
-        "torch's default otherwise)",
+        help="torch CPU threads of each fit; N parallel fits use up to N x THREADS "
+        "threads (default: 1 when fits run in parallel, and for inputs of fewer "
+        "than 1024 values, such as rows and 8x8 images, whose small networks "
+        "gain nothing from more threads and lose up to 10x when the cores are "
+        "shared; torch's default otherwise)",
     )
     training.add_argument(
         "--quick",
@@ -269,13 +294,52 @@ def _resolve_device(choice):
     return choice
 
 
-def _resolve_threads(args, data, device):
-    """Torch CPU threads for the run (None: leave torch's default)."""
+def _resolve_threads(args, data, device, n_jobs=1):
+    """Torch CPU threads of each fit (None: leave torch's default): --threads,
+    else 1 when fits run in parallel or the input is small on the CPU."""
     if args.threads is not None:
         return args.threads
+    if n_jobs > 1:
+        return 1
     if device == "cpu" and int(np.prod(data.input_shape)) < 1024:
         return 1
     return None
+
+
+@dataclass
+class _Workers:
+    """How the fits run: ``n_jobs`` for joblib (None: serial, in this
+    process), the number of fits at once and the joblib backend's name."""
+
+    n_jobs: int | None
+    n_parallel: int
+    backend: str
+
+
+def _resolve_workers(args, device, n_fits):
+    """The fits' workers: --n-jobs (default: all cores, or all the workers of
+    the active joblib backend, on the CPU; 1 on CUDA) on the active joblib
+    backend, at most one per fit. A thread-based backend runs the fits
+    serially, with a note: concurrent fits would share torch's global random
+    state and thread count."""
+    import joblib
+    from joblib.parallel import get_active_backend
+
+    backend = get_active_backend()[0]
+    name = type(backend).__name__
+    n_jobs = args.n_jobs
+    if n_jobs is None:
+        n_jobs = 1 if device.startswith("cuda") else -1
+    n_parallel = 1 if n_jobs == 1 else min(joblib.effective_n_jobs(n_jobs), n_fits)
+    if n_parallel > 1 and getattr(backend, "uses_threads", False):
+        sys.stderr.write(
+            f"note: joblib's {name} runs fits in threads, which share torch's "
+            "random state: the fits run one after another\n"
+        )
+        n_parallel = 1
+    if n_parallel <= 1:
+        return _Workers(None, 1, "serial")
+    return _Workers(n_parallel, n_parallel, name)
 
 
 def _make(data, args, device, name, **overrides):
@@ -301,6 +365,30 @@ def _warm_up(data, args, device):
         _fit(net, data.X[:n], data.y[:n], 0, device)
     except Exception:  # a failure here shows up in the timed runs
         pass
+
+
+#: What the warm-up fits of this (worker) process were for: the input shape,
+#: device and batch size; a worker warms up once for each.
+_WARMED = set()
+
+
+def _fit_in_worker(args, plan, index, name, split, threads):
+    """``(index, row)`` of one fit in a joblib worker: torch set to
+    ``threads`` threads for the fit (and restored after it, the worker may be
+    shared, e.g. a Dask one), after an untimed warm-up fit the first time
+    this process sees the run's input shape."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        key = (tuple(plan.data.input_shape), plan.device, args.batch_size)
+        if key not in _WARMED:
+            _warm_up(plan.data, args, plan.device)
+            _WARMED.add(key)
+        return index, _fit_one(args, plan, name, split)
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _score(estimator, X, y, n_classes):
@@ -418,9 +506,10 @@ def _plan(args):
     return _Plan(methods, device, data, seeds, test_per_class, splits)
 
 
-def _header(args, plan, n_threads):
+def _header(args, plan, n_threads, n_parallel=1):
     """The lines printed before training: data, evaluation, class counts of
-    the first split, budget."""
+    the first split, budget (``n_threads`` torch threads per fit,
+    ``n_parallel`` fits at a time)."""
     data = plan.data
     train_counts, test_counts = plan.first_split_counts()
     shape = "x".join(str(d) for d in data.input_shape)
@@ -447,7 +536,9 @@ def _header(args, plan, n_threads):
     lines.append(
         f"budget: {args.epochs} epochs, batch size {args.batch_size}, AdamW lr "
         f"{args.lr:g} ({args.lr_schedule or 'each method: its default schedule'}), "
-        f"device {plan.device} ({n_threads} CPU thread(s)); "
+        f"device {plan.device} ("
+        + ("" if n_parallel == 1 else f"{n_parallel} fits at a time, each ")
+        + f"{n_threads} CPU thread(s)); "
         f"methods: {', '.join(plan.methods)}"
     )
     return lines
@@ -455,8 +546,8 @@ def _header(args, plan, n_threads):
 
 def _fit_one(args, plan, name, split):
     """Train method ``name`` on one split and score it on the split's test
-    part: one results.csv row. A failure gives NaN scores, an
-    ``'error: ...'`` status and a note on stderr instead of stopping the run."""
+    part: one results.csv row. A failure gives NaN scores and an
+    ``'error: ...'`` status instead of stopping the run."""
     data = plan.data
     X_tr, y_tr = data.X[split.train], data.y[split.train]
     X_te, y_te = data.X[split.test], data.y[split.test]
@@ -484,10 +575,14 @@ def _fit_one(args, plan, name, split):
         raise
     except Exception as exc:  # one failed run does not stop the others
         row["status"] = "error: " + _one_line(exc)
-        sys.stderr.write(
-            f"\nnote: {_run_label(name, split)} failed: {_one_line(exc)}\n"
-        )
     return row
+
+
+def _note_failure(label, row):
+    """A note on stderr for a failed run (from this process: a worker's
+    stderr may be a Dask worker's log)."""
+    if row["status"].startswith("error: "):
+        sys.stderr.write(f"\nnote: {label} failed: {row['status'][7:]}\n")
 
 
 def _run_label(name, split):
@@ -497,27 +592,79 @@ def _run_label(name, split):
     )
 
 
-def _fit_all(args, plan, csv_path):
-    """Every method on every split, after one untimed warm-up fit, rewriting
-    ``csv_path`` after each run. Ctrl-C stops the loop and keeps the runs
-    finished so far. Returns ``(rows, interrupted)``."""
-    _warm_up(plan.data, args, plan.device)
-    rows = []
-    bar = ProgressBar(
-        len(plan.splits) * len(plan.methods), enabled=not args.no_progress
-    )
+def _fit_all(args, plan, csv_path, workers=None, threads=None):
+    """Every method on every split, rewriting ``csv_path`` (atomically, rows
+    in plan order) after each finished run. Ctrl-C stops the runs, cancels
+    those not finished and keeps the finished ones. Returns ``(rows,
+    interrupted)``.
+
+    Serially (``workers.n_jobs`` None) the fits run in this process after
+    one untimed warm-up fit; in parallel, through joblib, each worker warms
+    up before its first fit and trains with ``threads`` torch threads."""
+    runs = [(split, name) for split in plan.splits for name in plan.methods]
+    finished = {}
+    bar = ProgressBar(len(runs), enabled=not args.no_progress)
+    if workers is None or workers.n_jobs is None:
+        results = _serial(args, plan, runs, bar)
+    else:
+        bar.starting(f"{workers.n_parallel} fits at a time")
+        results = _parallel(args, plan, runs, workers, threads)
+    interrupted = False
     try:
-        for split in plan.splits:
-            for name in plan.methods:
-                label = _run_label(name, split)
-                bar.starting(label)
-                rows.append(_fit_one(args, plan, name, split))
-                write_csv(csv_path, rows)
-                bar.finished(label)
+        for index, row in results:
+            finished[index] = row
+            split, name = runs[index]
+            _note_failure(_run_label(name, split), row)
+            write_csv(csv_path, [finished[i] for i in sorted(finished)])
+            bar.finished(_run_label(name, split))
     except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        with warnings.catch_warnings():  # joblib's "tasks ... have been cancelled"
+            warnings.simplefilter("ignore", UserWarning)
+            results.close()  # cancels the parallel runs not finished
+    rows = [finished[i] for i in sorted(finished)]
+    if interrupted:
         sys.stderr.write("\ninterrupted: writing the runs finished so far\n")
-        return rows, True
-    return rows, False
+        write_csv(csv_path, rows)
+    return rows, interrupted
+
+
+def _serial(args, plan, runs, bar):
+    """``(index, row)`` of each run, one after another in this process, after
+    one untimed warm-up fit."""
+    _warm_up(plan.data, args, plan.device)
+    for index, (split, name) in enumerate(runs):
+        bar.starting(_run_label(name, split))
+        yield index, _fit_one(args, plan, name, split)
+
+
+#: joblib's ``return_as`` values tried in turn: results as they finish
+#: (joblib >= 1.4), in order (joblib 1.3); without either (joblib 1.2, which
+#: scikit-learn 1.6 allows), runs go in chunks of one per worker.
+_RETURN_AS = ("generator_unordered", "generator")
+
+
+def _parallel(args, plan, runs, workers, threads):
+    """``(index, row)`` of each run as the joblib workers finish them. Closing
+    the generator (Ctrl-C in the caller) cancels the runs not finished."""
+    from joblib import Parallel, delayed
+
+    calls = [
+        delayed(_fit_in_worker)(args, plan, index, name, split, threads)
+        for index, (split, name) in enumerate(runs)
+    ]
+    options = dict(n_jobs=workers.n_jobs, batch_size=1)
+    for return_as in _RETURN_AS:
+        try:
+            parallel = Parallel(return_as=return_as, **options)
+        except (TypeError, ValueError):  # an older joblib or backend
+            continue
+        # closing this generator closes joblib's, which cancels pending runs
+        yield from parallel(calls)
+        return
+    for start in range(0, len(calls), workers.n_parallel):
+        yield from Parallel(**options)(calls[start : start + workers.n_parallel])
 
 
 def _report(args, rows, methods):
@@ -565,6 +712,7 @@ _CONFIG_KEYS = (
     "lr_schedule",
     "device",
     "threads",
+    "n_jobs",
     "quick",
 )
 
@@ -612,7 +760,7 @@ def _plot_title(args, data_name, rows):
     )
 
 
-def _write_outputs(args, out_dir, plan, rows, report, wall, complete):
+def _write_outputs(args, out_dir, plan, rows, report, wall, complete, parallel=None):
     """Write summary.json and, unless --no-plot, results.png to ``out_dir``
     (results.csv is written as the runs finish). Returns the file names
     written, results.csv included."""
@@ -628,7 +776,7 @@ def _write_outputs(args, out_dir, plan, rows, report, wall, complete):
             for name in plan.methods
         },
         "versions": versions(),
-        "device": device_info(plan.device),
+        "device": {**device_info(plan.device), **(parallel or {})},
         "wall_time_s": wall,
         "complete": complete,
     }
@@ -655,17 +803,26 @@ def _run(args, out_dir):
     wall_start = time.perf_counter()
     plan = _plan(args)
     os.makedirs(out_dir, exist_ok=True)
-    threads = _resolve_threads(args, plan.data, plan.device)
-    if threads is not None:
+    workers = _resolve_workers(args, plan.device, len(plan.splits) * len(plan.methods))
+    threads = _resolve_threads(args, plan.data, plan.device, workers.n_parallel)
+    if workers.n_jobs is None and threads is not None:
         torch.set_num_threads(threads)
-    print("\n".join(_header(args, plan, torch.get_num_threads())))
+    n_threads = torch.get_num_threads() if threads is None else threads
+    print("\n".join(_header(args, plan, n_threads, workers.n_parallel)))
     sys.stdout.flush()
 
-    rows, interrupted = _fit_all(args, plan, os.path.join(out_dir, "results.csv"))
+    rows, interrupted = _fit_all(
+        args, plan, os.path.join(out_dir, "results.csv"), workers, threads
+    )
     report = _report(args, rows, plan.methods)
     wall = time.perf_counter() - wall_start
+    parallel = {
+        "torch_threads": n_threads,
+        "n_jobs": workers.n_parallel,
+        "joblib_backend": workers.backend,
+    }
     written = _write_outputs(
-        args, out_dir, plan, rows, report, wall, complete=not interrupted
+        args, out_dir, plan, rows, report, wall, not interrupted, parallel
     )
     print(f"wrote {', '.join(written)} to {out_dir} (wall time {wall:.0f} s)")
     return 130 if interrupted else 0

@@ -15,7 +15,10 @@ import skremix
 from skremix.bench import ReshapeTransformer, list_methods, main, make_estimator
 from skremix.bench._report import CSV_COLUMNS
 
+# Serial (--n-jobs 1): in-process, no worker start-up; test_parallel.py runs
+# the parallel path.
 TINY = ["--epochs", "1", "--seeds", "1", "--no-progress", "--batch-size", "16"]
+TINY += ["--n-jobs", "1"]
 
 
 def _blobs(n_per_class=(30, 30, 30), d=4, seed=0):
@@ -211,6 +214,7 @@ def _write_one_class(tmp_path):
         (lambda p, t: ["--ratio", "0"], "--ratio"),
         (lambda p, t: ["--dataset", "iris"], "--dataset"),
         (lambda p, t: ["--data", str(p), "--eval", "cv", "--folds", "40"], "--folds"),
+        (lambda p, t: ["--data", str(p), "--n-jobs", "0"], "--n-jobs"),
     ],
     ids=[
         "missing-file",
@@ -223,6 +227,7 @@ def _write_one_class(tmp_path):
         "bad-ratio-value",
         "unknown-dataset",
         "too-many-folds",
+        "n-jobs-0",
     ],
 )
 def test_errors_exit_2_with_one_line(make_args, message, npz_tabular, tmp_path, capsys):

@@ -114,6 +114,11 @@ def test_header_holdout():
     ]
 
 
+def test_header_parallel():
+    lines = _main._header(_args(), _toy_plan(), n_threads=1, n_parallel=2)
+    assert "device cpu (2 fits at a time, each 1 CPU thread(s))" in lines[-1]
+
+
 def test_header_cv_without_imbalance():
     args = _args(eval="cv", imbalance="none", lr_schedule="cosine")
     lines = _main._header(args, _toy_plan(fold=0), n_threads=1)
@@ -151,6 +156,9 @@ def test_fit_one_failure_is_a_row(monkeypatch, capsys):
     assert (row["method"], row["seed"], row["fold"]) == ("erm", 3, 1)
     assert (row["n_train"], row["n_test"]) == (4, 2)
     assert all(math.isnan(row[m]) for m in _main.METRICS)
+    # the note comes from the main process, a worker's stderr may be a log
+    assert capsys.readouterr().err == ""
+    _main._note_failure(_main._run_label("erm", plan.splits[0]), row)
     assert "note: erm seed 3 fold 1 failed: ValueError: boom" in capsys.readouterr().err
 
 
@@ -169,6 +177,7 @@ def test_interrupt_keeps_the_finished_runs(
     out = tmp_path / "out"
     argv = ["--data", str(npz_30_per_class), "--methods", "erm,rw", "--ratio", "3"]
     tiny = ["--epochs", "1", "--seeds", "2", "--no-progress", "--no-plot"]
+    tiny += ["--n-jobs", "1"]  # in this process, where _fit is patched
     assert _main.main(argv + tiny + ["--out", str(out)]) == 130
     assert "interrupted: writing the runs finished so far" in capsys.readouterr().err
     with open(out / "results.csv", newline="") as f:
