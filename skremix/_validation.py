@@ -115,6 +115,11 @@ def validate_fit_data(estimator, X, y, *, reset, classes=None):
     if reset:
         if estimator.classes is not None:
             classes = np.asarray(estimator.classes)
+            if len(np.unique(classes)) != len(classes):
+                raise ValueError(
+                    "The 'classes' parameter contains duplicate labels: "
+                    f"{classes.tolist()}."
+                )
         elif classes is not None:
             classes = np.unique(np.asarray(classes))
         else:
@@ -125,16 +130,22 @@ def validate_fit_data(estimator, X, y, *, reset, classes=None):
                 f"y contains only {classes.tolist()}."
             )
         estimator.classes_inferred_ = classes
-    classes = estimator.classes_
-    y_enc = np.searchsorted(classes, y)
-    y_enc = np.clip(y_enc, 0, len(classes) - 1)
-    unknown = classes[y_enc] != y
+    # classes_ is in the order the user gave (the `classes` parameter need
+    # not be sorted): each label's index in that order, found by searching
+    # the sorted labels.
+    classes = np.asarray(estimator.classes_)
+    order = np.argsort(classes, kind="stable")
+    try:
+        pos = np.clip(np.searchsorted(classes[order], y), 0, len(classes) - 1)
+        unknown = classes[order][pos] != y
+    except TypeError:  # labels that do not compare with classes_ (str / int)
+        unknown = np.ones(len(y), dtype=bool)
     if np.any(unknown):
         raise ValueError(
             f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
             f"classes_ {classes.tolist()}."
         )
-    return as_tensor(X), torch.from_numpy(y_enc.astype(np.int64))
+    return as_tensor(X), torch.from_numpy(order[pos].astype(np.int64))
 
 
 def _check_lr_milestones(estimator):

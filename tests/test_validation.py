@@ -101,3 +101,31 @@ def test_accelerate_mixin_is_refused_before_training():
     with pytest.raises(TypeError, match="AccelerateMixin.*would train plain ERM"):
         clf.fit(np.zeros((20, 3)), np.arange(20) % 2)
     assert not clf.initialized_
+
+
+def test_classes_parameter_in_any_order_encodes_labels_in_that_order():
+    # classes_ keeps the user's order; each label is its index there
+    # (a search of the unsorted labels refused valid ones as "not seen").
+    est = ERMClassifier(classes=["dog", "cat", "emu"])
+    _, y = validate_fit_data(est, np.zeros((3, 2)), ["cat", "dog", "cat"], reset=True)
+    assert y.tolist() == [1, 0, 1]
+    clf = ERMClassifier(classes=[2, 0, 1], max_epochs=1, random_state=0)
+    proba = clf.fit(np.eye(3), [0, 1, 2]).predict_proba(np.eye(3))
+    assert proba.shape == (3, 3) and set(clf.predict(np.eye(3))) <= {0, 1, 2}
+    with pytest.raises(ValueError, match="'classes' parameter contains duplicate"):
+        validate_fit_data(
+            ERMClassifier(classes=["a", "b", "a"]),
+            np.zeros((2, 2)),
+            ["a", "b"],
+            reset=True,
+        )
+
+
+def test_labels_of_another_type_than_classes_are_not_seen():
+    # str labels (object array) against int classes: numpy's search raised
+    # "'<' not supported between instances of 'int' and 'str'" before.
+    y = np.array(["a", "b"], dtype=object)
+    with pytest.raises(ValueError, match=r"labels \['a', 'b'\] not seen in classes_"):
+        validate_fit_data(
+            ERMClassifier(classes=[0, 1]), np.zeros((2, 2)), y, reset=True
+        )
