@@ -9,17 +9,33 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import validate_data
 
 __all__: list[str] = []
 
 
+# skorch's parameters that skorch only ever calls or iterates: anything else
+# fails deep inside fit ("'str' object is not callable").
+_SKORCH_CONSTRAINTS = {
+    "module": [callable, None],
+    "criterion": [callable],
+    "optimizer": [callable],
+    "train_split": [callable, None],
+    "iterator_train": [callable],
+    "iterator_valid": [callable],
+    "callbacks": [list, tuple, StrOptions({"disable"}), None],
+}
+
+
 def check_params(estimator):
     """Validate skremix's parameters (skorch's own check only looks at
     routed names), before any data is touched."""
-    constraints = {}
+    constraints = dict(_SKORCH_CONSTRAINTS)
     for klass in reversed(type(estimator).__mro__):
         constraints.update(getattr(klass, "_parameter_constraints", {}))
     validate_parameter_constraints(
@@ -30,7 +46,15 @@ def check_params(estimator):
     _check_no_accelerate(estimator)
     _check_lr_milestones(estimator)
     raw = estimator.__dict__.get("device", "auto")
-    if raw is not None and not (isinstance(raw, str) and raw == "auto"):
+    if raw is None:
+        # skorch's "leave the module where it is": skremix places the data
+        # and each batch on the training device, so it needs one.
+        raise ValueError(
+            "device=None is not supported: skremix moves the data and each "
+            "batch to the training device. Use device='auto', 'cpu', 'cuda' "
+            "or a torch.device."
+        )
+    if not (isinstance(raw, str) and raw == "auto"):
         try:
             dev = torch.device(raw)
         except (RuntimeError, TypeError) as exc:

@@ -129,3 +129,24 @@ def test_labels_of_another_type_than_classes_are_not_seen():
         validate_fit_data(
             ERMClassifier(classes=[0, 1]), np.zeros((2, 2)), y, reset=True
         )
+
+
+def test_skorch_parameters_it_calls_must_be_callables():
+    # "'str' object is not callable" from deep inside fit before.
+    for name, value in [
+        ("optimizer", "adam"),
+        ("criterion", "ce"),
+        ("module", "mlp"),
+        ("train_split", 0.2),
+        ("iterator_train", None),
+        ("callbacks", "progress"),
+    ]:
+        with pytest.raises(ValueError, match=f"'{name}' parameter of ERMClassifier"):
+            check_params(ERMClassifier(**{name: value}))
+    check_params(ERMClassifier(callbacks="disable", train_split=None))
+
+
+def test_device_none_is_refused():
+    # skorch's "leave it where it is" failed in the batch loop (torch.device(None)).
+    with pytest.raises(ValueError, match="device=None is not supported"):
+        check_params(ERMClassifier(device=None))
