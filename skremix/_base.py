@@ -247,6 +247,24 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         )
 
     # ------------------------------------------------------------- validation
+    def _hooks_layers(self):
+        """Whether the method transforms a hidden layer through a forward
+        hook (MFW, RSG, Remix's manifold mixing)."""
+        return False
+
+    def _check_compile(self):
+        """Refuse ``compile=True`` where the method works through forward
+        hooks: a compiled module does not run hooks added after compilation,
+        so the method would silently not train."""
+        if getattr(self, "compile", False) and self._hooks_layers():
+            raise ValueError(
+                f"compile=True cannot be used with {type(self).__name__} here: its "
+                "method transforms the output of mix_layer through a forward hook "
+                "added at each training step, which torch.compile's compiled "
+                "module does not run, so the method would silently not train. "
+                "Use compile=False."
+            )
+
     def _check_method_params(self):
         """Checks of a method that need the data (``input_shape_``), run after
         validation and before any training; constraints cover the rest."""
@@ -308,6 +326,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         check_params(self)
         X, y = self._validate_fit_input(X, y, reset=True)
         check_input_params(self)
+        self._check_compile()
         self._check_method_params()
         # Input statistics are measured anew by every fit (standardize).
         for name in ("input_mean_", "input_std_"):
@@ -343,6 +362,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             X, y, reset=first, classes=classes if first else None
         )
         check_input_params(self)
+        self._check_compile()
         self._check_method_params()
         with self._seeded():
             if not self.initialized_:

@@ -163,6 +163,9 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
             **vars(state), strength=mfw_strength(state.counts, self.beta_)
         )
 
+    def _hooks_layers(self):
+        return True
+
     def train_forward(self, X, y, **fit_params):
         """Weaken the batch's hidden features at ``mix_layer`` (Algorithm 1).
 

@@ -170,6 +170,9 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
                 "'manifold' for tabular data."
             )
 
+    def _hooks_layers(self):
+        return self.mix == "manifold"
+
     def train_forward(self, X, y, **fit_params):
         """Mix the batch with a shuffled copy and relabel the pairs (Eq. 10).
 

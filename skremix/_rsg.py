@@ -282,6 +282,9 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         """Epochs before generation starts (``T_th``)."""
         return self._epochs_before(self.generate_from)
 
+    def _hooks_layers(self):
+        return True
+
     def train_forward(self, X, y, **fit_params):
         """Run the batch through RSG at ``mix_layer``.
 

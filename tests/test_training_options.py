@@ -225,3 +225,37 @@ def test_a_user_given_optimizer_is_left_as_given():
     foreach = ERMClassifier(optimizer__foreach=True, max_epochs=1).fit(X, y)
     assert foreach.optimizer_.defaults["foreach"] is True
     assert not foreach.optimizer_.defaults["fused"]
+
+
+# ------------------------------------------------------------------ compile
+
+
+def test_compile_is_refused_where_the_method_uses_forward_hooks():
+    """torch.compile's module does not run hooks added after compiling: a
+    hidden-layer method would silently train plain ERM, so it is refused
+    before training (checked with a hook that zeroes a layer: the compiled
+    module ignores it)."""
+    from skremix.mixing import transform_output_at
+    from skremix.nn import MLP
+
+    module = MLP(n_features=8, n_classes=3).eval()
+    compiled = torch.compile(module, backend="eager")
+    x = torch.randn(4, 8)
+    with torch.no_grad():
+        plain = compiled(x)
+        with transform_output_at(module, module.default_mix_layer, lambda h: 0 * h):
+            hooked = compiled(x)
+            eager = module(x)
+    assert torch.equal(plain, hooked) and not torch.allclose(eager, plain)
+    X, y = _images()
+    for clf in (
+        MFWClassifier(compile=True),
+        RemixClassifier(mix="manifold", compile=True),
+    ):
+        with pytest.raises(ValueError, match="compile=True cannot be used"):
+            clf.fit(X, y)
+        assert not clf.initialized_
+    from skremix import RSGClassifier
+
+    with pytest.raises(ValueError, match="forward hook"):
+        RSGClassifier(compile=True).fit(X, y)
