@@ -71,10 +71,18 @@ def validate_X(estimator, X, *, reset, y=None):
     """Validate and convert X (and y) the way sklearn does, for tabular
     rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``."""
     if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
+        X = _tensor_to_numpy(X, "X")
     if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
+        y = _tensor_to_numpy(y, "y")
     shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 2 and 0 in tuple(shape)[1:]:
+        # sklearn's wording; its own check fails on an empty DataFrame ("at
+        # least one array or dtype is required") and skips images.
+        what = "sample" if shape[0] == 0 else "feature"
+        raise ValueError(
+            f"Found array with 0 {what}(s) (shape={tuple(shape)}) while a "
+            f"minimum of 1 is required by {type(estimator).__name__}."
+        )
     # uint8 images stay uint8 (a quarter of the memory of float32); batches
     # are scaled to [0, 1] on their way to the network (_loop.as_float).
     keep_uint8 = getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
@@ -116,6 +124,26 @@ def validate_X(estimator, X, *, reset, y=None):
     return X if y is None else (X, y)
 
 
+def _tensor_to_numpy(t, name):
+    """A tensor as a NumPy array on the host: dtypes NumPy lacks (bfloat16,
+    float8) as float32; sparse tensors refused in sklearn's words."""
+    if t.layout != torch.strided:
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. "
+            "Use '.to_dense()' to convert to a dense tensor."
+        )
+    t = t.detach().cpu()
+    try:
+        return t.numpy()
+    except TypeError:
+        if t.is_floating_point():
+            return t.float().numpy()
+        raise TypeError(
+            f"{name} is a tensor of dtype {t.dtype}, which has no NumPy "
+            "equivalent; convert it to a float or integer dtype."
+        ) from None
+
+
 def as_tensor(X):
     """``torch.from_numpy`` without a copy, also of read-only arrays and
     memmaps (never written to: torch's warning about it does not apply)."""
@@ -126,7 +154,7 @@ def as_tensor(X):
 
 def validate_fit_data(estimator, X, y, *, reset, classes=None):
     if y is not None:
-        y_arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else y
+        y_arr = _tensor_to_numpy(y, "y") if isinstance(y, torch.Tensor) else y
         target_type = type_of_target(y_arr, input_name="y")
         if target_type in (
             "multilabel-indicator",

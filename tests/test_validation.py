@@ -150,3 +150,25 @@ def test_device_none_is_refused():
     # skorch's "leave it where it is" failed in the batch loop (torch.device(None)).
     with pytest.raises(ValueError, match="device=None is not supported"):
         check_params(ERMClassifier(device=None))
+
+
+def test_tensors_without_a_numpy_dtype_and_sparse_tensors():
+    import torch
+
+    X = torch.arange(6.0).reshape(3, 2).to(torch.bfloat16)
+    out, _ = validate_X(ERMClassifier(), X, reset=True, y=[0, 1, 0])
+    assert out.dtype == np.float32 and out.tolist() == [[0, 1], [2, 3], [4, 5]]
+    with pytest.raises(TypeError, match="Sparse data was passed for X"):
+        validate_X(ERMClassifier(), X.float().to_sparse(), reset=True, y=[0, 1, 0])
+
+
+def test_no_features_in_sklearn_words_for_frames_and_images():
+    import pandas as pd
+
+    # An empty DataFrame failed in sklearn with "at least one array or dtype
+    # is required"; images with a side of 0 reached the network.
+    for X in [pd.DataFrame(np.zeros((3, 0))), np.zeros((3, 2, 0))]:
+        with pytest.raises(ValueError, match=r"Found array with 0 feature\(s\)"):
+            validate_X(ERMClassifier(), X, reset=True, y=[0, 1, 0])
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
+        validate_X(ERMClassifier(), pd.DataFrame(), reset=True, y=[])
