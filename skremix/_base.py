@@ -247,6 +247,58 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         )
 
     # ------------------------------------------------------------- validation
+    def _check_initialized(self):
+        """Checks of the built module before any training step: it gives one
+        output per class (a dry forward of two zero samples in eval mode) and
+        the method's layers exist."""
+        name = type(self).__name__
+        module = self.module_
+        param = next(module.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        was_training = module.training
+        try:
+            module.eval()
+            with torch.no_grad():
+                out = module(torch.zeros((2, *self.input_shape_), device=device))
+        finally:
+            module.train(was_training)
+        out = out[0] if isinstance(out, tuple) else out
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (
+            2,
+            len(self.classes_),
+        ):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
+            raise ValueError(
+                f"The module of {name} must map a batch (B, ...) to one logit per "
+                f"class, (B, {len(self.classes_)}); it gave {got} for B=2. Give it "
+                f"n_classes={len(self.classes_)} outputs."
+            )
+        self._check_method_layers()
+
+    def _check_batch_of_one(self, n_train):
+        """Refuse, before the first step, a training part whose batches can
+        hold one sample when the module cannot train on one (BatchNorm on
+        1x1 maps): checked with a train-mode forward of a copy."""
+        batch = self.batch_size if self.batch_size != -1 else n_train
+        if min(batch, n_train) != 1:
+            return
+        param = next(self.module_.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        probe = copy.deepcopy(self.module_).train()
+        try:
+            probe(torch.zeros((1, *self.input_shape_), device=device))
+        except (ValueError, RuntimeError) as exc:
+            raise ValueError(
+                f"{type(self).__name__} cannot train on batches of one sample "
+                f"with this module ({exc}); use batch_size >= 2 (now "
+                f"{self.batch_size}) and at least 2 training samples "
+                f"(now {n_train})."
+            ) from None
+
+    def _check_method_layers(self):
+        """Check that the layers the method acts on exist (after the module
+        is built); the base acts on none."""
+
     def _hooks_layers(self):
         """Whether the method transforms a hidden layer through a forward
         hook (MFW, RSG, Remix's manifold mixing)."""
@@ -324,7 +376,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             The fitted estimator.
         """
         check_params(self)
-        X, y = self._validate_fit_input(X, y, reset=True)
+        # A warm start keeps the fitted classes and input shape: new data is
+        # checked against them, as scikit-learn's warm-started estimators do.
+        warm = self.warm_start and self.__sklearn_is_fitted__()
+        X, y = self._validate_fit_input(X, y, reset=not warm)
         check_input_params(self)
         self._check_compile()
         self._check_method_params()
@@ -332,8 +387,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         for name in ("input_mean_", "input_std_"):
             self.__dict__.pop(name, None)
         with self._seeded():
-            if not self.warm_start or not self.initialized_:
+            if not warm:
                 self.initialize()
+                self._check_initialized()
             self._run_training(X, y, fit_params)
         return self
 
@@ -367,6 +423,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         with self._seeded():
             if not self.initialized_:
                 self.initialize()
+                self._check_initialized()
             self._run_training(X, y, fit_params)
         return self
 
@@ -619,6 +676,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.imbalance_kind_ = imbalance_kind(counts)
+        self._check_batch_of_one(int(counts.sum()))
         if self.standardize and "input_mean_" not in self.__dict__:
             self._measure_inputs(dataset_train)
         self.__dict__.pop("_input_scale_cache", None)

@@ -166,6 +166,9 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def _hooks_layers(self):
         return True
 
+    def _check_method_layers(self):
+        self._mix_layer_name()
+
     def train_forward(self, X, y, **fit_params):
         """Weaken the batch's hidden features at ``mix_layer`` (Algorithm 1).
 

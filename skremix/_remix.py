@@ -136,6 +136,16 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         self.tau = tau
         self.mix = mix
 
+    def _check_method_layers(self):
+        if self.mix != "manifold":
+            return
+        layers = self.mix_layer
+        if isinstance(layers, (list, tuple)):
+            for name in layers:  # every name, not only those drawn
+                resolve_layer(self.module_, name)
+        else:
+            super()._mix_layer_name()
+
     def _mix_layer_name(self):
         """The layer of this batch: ``mix_layer``, or one of its names drawn
         uniformly when it is a list (Manifold Mixup's random layer)."""

@@ -67,6 +67,18 @@ def check_params(estimator):
             )
 
 
+def _check_no_empty_axis(estimator, shape):
+    """sklearn's wording for an axis of length 0; its own check fails on an
+    empty DataFrame ("at least one array or dtype is required") and skips
+    images and nested lists."""
+    if shape is not None and len(shape) >= 2 and 0 in tuple(shape)[1:]:
+        what = "sample" if shape[0] == 0 else "feature"
+        raise ValueError(
+            f"Found array with 0 {what}(s) (shape={tuple(shape)}) while a "
+            f"minimum of 1 is required by {type(estimator).__name__}."
+        )
+
+
 def validate_X(estimator, X, *, reset, y=None):
     """Validate and convert X (and y) the way sklearn does, for tabular
     rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``."""
@@ -75,14 +87,7 @@ def validate_X(estimator, X, *, reset, y=None):
     if isinstance(y, torch.Tensor):
         y = _tensor_to_numpy(y, "y")
     shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) >= 2 and 0 in tuple(shape)[1:]:
-        # sklearn's wording; its own check fails on an empty DataFrame ("at
-        # least one array or dtype is required") and skips images.
-        what = "sample" if shape[0] == 0 else "feature"
-        raise ValueError(
-            f"Found array with 0 {what}(s) (shape={tuple(shape)}) while a "
-            f"minimum of 1 is required by {type(estimator).__name__}."
-        )
+    _check_no_empty_axis(estimator, shape)
     # uint8 images stay uint8 (a quarter of the memory of float32); batches
     # are scaled to [0, 1] on their way to the network (_loop.as_float).
     keep_uint8 = getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
@@ -98,6 +103,7 @@ def validate_X(estimator, X, *, reset, y=None):
         X = validate_data(estimator, X, **kw)
     else:
         X, y = validate_data(estimator, X, y, **kw)
+    _check_no_empty_axis(estimator, X.shape)  # nested lists, once converted
     if X.ndim > 4:
         raise ValueError(
             f"Expected 2D (n_samples, n_features), 3D (n, height, width) or 4D "

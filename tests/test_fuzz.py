@@ -32,7 +32,6 @@ seed instead of the derandomized sequence. A failing case is printed as a
 ``Case``: the classifier, its parameters, the arrays and the container names
 that :func:`wrap` turns into what was passed.
 
-Cases left out until the lead fixes them are marked KNOWN below.
 """
 
 import os
@@ -75,6 +74,22 @@ CUDA = torch.cuda.is_available()
 
 
 # ------------------------------------------------------------ test helpers
+class WideNet(torch.nn.Module):
+    """A user module with two outputs more than there are classes."""
+
+    default_mix_layer = "hidden"
+
+    def __init__(self, input_shape, n_classes):
+        super().__init__()
+        self.hidden = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(int(np.prod(input_shape)), 8)
+        )
+        self.head = torch.nn.Linear(8, n_classes + 2)
+
+    def forward(self, X):
+        return self.head(self.hidden(X))
+
+
 class TinyNet(torch.nn.Module):
     """A user module whose sizes skremix fills in."""
 
@@ -196,11 +211,9 @@ BASE_PARAMS = {
         ["cpu", "auto", torch.device("cpu")] + (["cuda"] if CUDA else []),
         ["tpu", None] + ([] if CUDA else ["cuda"]),
     ),
-    # skorch's parameters. KNOWN (reported to the lead, not fixed yet): a
-    # module whose output width is not the number of classes trains (extra
-    # columns) or fails in training ("Target 2 is out of bounds"); no such
-    # module is drawn.
-    "module": ([None, TinyNet], ["mlp", 3]),
+    # skorch's parameters; a module with one output too many per class is
+    # refused after it is built, before training.
+    "module": ([None, TinyNet], ["mlp", 3, WideNet]),
     "criterion": (
         [torch.nn.CrossEntropyLoss, torch.nn.CrossEntropyLoss()],
         ["ce"],
@@ -284,11 +297,8 @@ SETTING_FAULTS = {
     "crop_flip_rows": ALL_CLASSES,
     "cutmix_rows": [RemixClassifier],
     "remix_resampling": [ReMixClassifier],
-    # KNOWN (reported to the lead, not fixed yet): MFWClassifier and
-    # RemixClassifier(mix='manifold') look mix_layer up in the first
-    # training batch, so an unknown name is refused after training started;
-    # only RSGClassifier (at initialize) is fuzzed with one.
-    "bad_layer": [RSGClassifier],
+    # An unknown mix_layer, refused once the module is built.
+    "bad_layer": [RSGClassifier, MFWClassifier, RemixClassifier],
 }
 ALL_FAULTS = sorted(
     {*DATA_FAULTS, *SETTING_FAULTS}
@@ -489,29 +499,26 @@ def cases(draw, fault=None):
         elif draw(st.integers(0, 3)) == 3:
             params[name] = draw(st.sampled_from(valid))
     tiny_images = images and shape[-2] <= 2 and shape[-1] <= 2
-    if tiny_images and params.get("batch_size") == 1:
-        # KNOWN (reported to the lead, not fixed yet): ConvNet's BatchNorm
-        # gets one value per channel from a one-sample batch of 1x1 / 2x2
-        # images and torch raises "Expected more than 1 value per channel
-        # when training" in the first training batch.
-        params["batch_size"] = 2
     may_refuse = {}
+    if tiny_images:
+        # ConvNet's BatchNorm cannot train on a one-sample batch of 1x1 / 2x2
+        # images: such a fit is refused before its first step, naming
+        # batch_size.
+        may_refuse["batch_of_one"] = r"batch_size"
     if "param:train_split" not in chosen and draw(st.integers(0, 4)) == 4:
         # A validation split of tiny data may leave too few samples or
-        # members of a class: sklearn's splitters say so. (Not with tiny
-        # images: a one-sample training part is the KNOWN BatchNorm case.)
-        if not tiny_images:
-            params["train_split"] = draw(
-                st.sampled_from(
-                    [
-                        ValidSplit(2, stratified=False),
-                        ValidSplit(0.25, stratified=False),
-                        ValidSplit(0.5, stratified=True),
-                        ValidSplit(3, stratified=True),
-                    ]
-                )
+        # members of a class: sklearn's splitters say so.
+        params["train_split"] = draw(
+            st.sampled_from(
+                [
+                    ValidSplit(2, stratified=False),
+                    ValidSplit(0.25, stratified=False),
+                    ValidSplit(0.5, stratified=True),
+                    ValidSplit(3, stratified=True),
+                ]
             )
-            may_refuse["train_split"] = r"train set|members|class|split"
+        )
+        may_refuse["train_split"] = r"train set|members|class|split"
     may_diverge = False
     if params.get("lr") == 1.0 or params.get("ldam_s", 0) >= 100:
         # lr 1.0 with AdamW, or scaled logits, may diverge on large inputs.
@@ -538,7 +545,7 @@ def cases(draw, fault=None):
     uses_layer = issubclass(cls, USES_MIX_LAYER) or params.get("mix") == "manifold"
     if uses_layer and draw(st.integers(0, 2)) == 2 and "param:mix" not in chosen:
         layers = LAYERS["images" if images else "rows"]
-        if params.get("module") is TinyNet:
+        if params.get("module") in (TinyNet, WideNet):
             layers = ["hidden"]
         if cls is RemixClassifier and draw(st.booleans()):
             params["mix_layer"] = draw(
@@ -546,8 +553,10 @@ def cases(draw, fault=None):
             )
         else:
             params["mix_layer"] = draw(st.sampled_from(layers))
-    # KNOWN: MFW and manifold Remix left out (see SETTING_FAULTS).
-    if "bad_layer" in chosen and (cls is RSGClassifier or not uses_layer):
+    if "bad_layer" in chosen:
+        if cls is RemixClassifier and "param:mix" not in chosen:
+            params["mix"] = "manifold"  # where Remix uses the layer
+            uses_layer = True
         params["mix_layer"] = "no_such_layer"  # unused by the others: valid
         if uses_layer:
             faults["bad_layer"] = _word("mix_layer")

@@ -22,8 +22,12 @@ class Exhausting(nn.Module):
         self.calls = 0
 
     def forward(self, x):
-        self.calls += 1
-        if self.calls > type(self).fail_from:
+        # Training steps fail from call fail_from on; any forward with a
+        # negative fail_from (the checks of the built module run in eval mode).
+        fails = self.training or type(self).fail_from < 0
+        if self.training:
+            self.calls += 1
+        if fails and self.calls > type(self).fail_from:
             raise torch.OutOfMemoryError(
                 "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.1 GiB "
                 "total capacity)"
@@ -60,7 +64,7 @@ def test_out_of_memory_in_prediction(data):
     clf = ERMClassifier(
         module=Exhausting, max_epochs=1, iterator_valid__batch_size=25
     ).fit(X, y)
-    Exhausting.fail_from = clf.module_.calls  # fail on the next forward
+    Exhausting.fail_from = -1  # fail on the next forward, in any mode
     with pytest.raises(torch.OutOfMemoryError) as info:
         clf.predict_proba(X)
     message = str(info.value)

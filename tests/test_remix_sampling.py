@@ -138,7 +138,9 @@ def test_tabular_string_labels_and_images(tabular_imbalanced, image_imbalanced):
     clf = RecordingReMix(Recorder(), max_epochs=1, batch_size=30, random_state=0)
     clf.fit(X, y)
     assert clf.input_shape_ == (1, 8, 8)
-    assert clf.module_.shapes[0] == (30, 1, 8, 8)
+    # The check of the built module (two samples), then the training batches.
+    assert clf.module_.shapes[0] == (2, 1, 8, 8)
+    assert clf.module_.shapes[1] == (30, 1, 8, 8)
     assert np.all(_per_batch_counts(clf, 3) == 10)  # 60 / 60 / 6 balanced
     assert clf.predict_proba(X).shape == (len(X), 3)
     assert set(clf.predict(X)) <= {10, 11, 12}

@@ -172,3 +172,47 @@ def test_no_features_in_sklearn_words_for_frames_and_images():
             validate_X(ERMClassifier(), X, reset=True, y=[0, 1, 0])
     with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
         validate_X(ERMClassifier(), pd.DataFrame(), reset=True, y=[])
+
+
+def test_a_side_of_zero_in_nested_lists_is_refused():
+    X = np.zeros((2, 2, 0)).tolist()  # images with no columns, as lists
+    with pytest.raises(ValueError, match=r"Found array with 0 feature\(s\)"):
+        ERMClassifier(max_epochs=1).fit(X, [0, 1])
+
+
+def test_checks_of_the_built_module_before_training():
+    import torch
+
+    from skremix import MFWClassifier, RemixClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)).astype(np.float32), np.arange(40) % 2
+    # A module with the wrong number of outputs.
+    clf = ERMClassifier(module=torch.nn.Linear(3, 5), max_epochs=1)
+    with pytest.raises(ValueError, match=r"one logit per class, \(B, 2\); it gave"):
+        clf.fit(X, y)
+    assert len(clf.history) == 0
+    # An unknown layer, also among Manifold Mixup's candidates never drawn.
+    with pytest.raises(ValueError, match="mix_layer='nope' is not a submodule"):
+        MFWClassifier(max_epochs=1, mix_layer="nope").fit(X, y)
+    remix = RemixClassifier(mix="manifold", mix_layer=["blocks.0", "nope"])
+    with pytest.raises(ValueError, match="mix_layer='nope'"):
+        remix.fit(X, y)
+    # One-sample batches where BatchNorm cannot train on them (1x1 maps).
+    tiny = ERMClassifier(max_epochs=1, batch_size=1)
+    with pytest.raises(ValueError, match="batches of one sample.*batch_size >= 2"):
+        tiny.fit(rng.normal(size=(4, 1, 1)), [0, 1, 0, 1])
+    assert len(tiny.history) == 0  # before the first epoch
+    ERMClassifier(max_epochs=1, batch_size=1).fit(X[:6], y[:6])  # rows: fine
+
+
+def test_a_warm_started_refit_is_checked_against_the_fitted_data():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)).astype(np.float32), np.arange(40) % 2
+    clf = ERMClassifier(warm_start=True, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, but ERMClassifier"):
+        clf.fit(X[:, :2], y)
+    with pytest.raises(ValueError, match=r"labels \[2\] not seen"):
+        clf.fit(X, np.arange(40) % 3)
+    clf.fit(X, y)  # the same data continues training
+    assert len(clf.history) == 2
