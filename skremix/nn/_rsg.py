@@ -30,15 +30,25 @@ __all__ = [
 _EPS = 1e-8
 
 
+def _centre_tap(weight: torch.Tensor) -> torch.Tensor:
+    """The (out, in) matrix of a convolution kernel's centre tap: a view of
+    a 1x1 kernel (one op, and a view in the backward too)."""
+    if weight.shape[2] == 1 and weight.shape[3] == 1:
+        return weight.flatten(1)
+    return weight[:, :, weight.shape[2] // 2, weight.shape[3] // 2]
+
+
 def _conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> torch.Tensor:
     """Stride-1 convolution padded to keep the size. On 1x1 maps (vector
     features) only the kernel's centre tap ever meets the input, so the same
-    function is a matrix product: much cheaper than a convolution call."""
+    function is a matrix product: much cheaper than a convolution call.
+    Vectors ``(n, D)`` are taken as 1x1 maps and stay vectors."""
+    if x.ndim == 2:
+        return F.linear(x, _centre_tap(weight), bias)
     if x.shape[2] == 1 and x.shape[3] == 1:
-        k = weight.shape[2] // 2, weight.shape[3] // 2
-        out = F.linear(x[:, :, 0, 0], weight[:, :, k[0], k[1]], bias)
+        out = F.linear(x[:, :, 0, 0], _centre_tap(weight), bias)
         return out[:, :, None, None]
     return F.conv2d(
         x, weight, bias, padding=(weight.shape[2] // 2, weight.shape[3] // 2)
@@ -65,6 +75,249 @@ def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     advanced indexing with repeated indices accumulates in a thread-dependent
     order on the CPU (two fits with one seed would differ in the last bits)."""
     return torch.index_select(t, 0, idx)
+
+
+def _no_autocast(device_type: str):
+    """A context without autocast when autocast is on (else None): the fused
+    CESC center term runs in float32 under ``precision='bf16'``, forward and
+    backward alike."""
+    if torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return None
+
+
+class _CenterTerm(torch.autograd.Function):
+    """The CESC center term with its gradient in one autograd node.
+
+    ``mean_n sum_k gamma_nk d_nk``, with ``gamma`` the soft assignment
+    (:meth:`RSG.assignment`) and ``d`` the squared distances to the own
+    class's centers (:func:`center_distances`): the same function as those
+    two compose, with the backward written out. Composed, autograd recorded
+    about 40 small operations and 25 backward nodes for this term, whose
+    fixed costs made up most of RSG's step on a small network.
+
+    Each sample needs its products with the K centers and K assignment
+    weights of its own class. ``grouped`` (the CPU) computes only those: the
+    samples are laid out by class (zero-padded to the largest class of the
+    batch) and multiplied with their class's table in one batched product.
+    Otherwise (CUDA, where the layout's size would be read back to the host
+    at every step) one matrix product with every class's table, then a
+    gather of the own class: C times the arithmetic, no synchronisation.
+
+    Inputs: detached features (``pooled`` (n, D), ``sq`` (n,) the sum of
+    squares of each sample's map), ``y``, ``n_pos`` (positions per map),
+    ``want_nearest``, ``grouped``, then the parameters ``centers``,
+    ``weight`` (C, K, D) and ``bias`` (C, K). Returns the loss and, when
+    ``want_nearest``, the flat index ``y * K + argmax(gamma)`` of each
+    sample's nearest center (else None).
+    """
+
+    @staticmethod
+    def forward(
+        ctx, pooled, sq, y, n_pos, want_nearest, grouped, centers, weight, bias
+    ):
+        n = pooled.shape[0]
+        n_classes, n_centers, dim = centers.shape
+        width = 2 * n_centers
+        table = torch.cat([centers, weight], dim=1)  # (C, 2K, D)
+        if grouped:
+            m, slot = _class_layout(y, n_classes)
+            layout = pooled.new_zeros(n_classes * m, dim).index_copy_(0, slot, pooled)
+            layout = layout.view(n_classes, m, dim)
+            own = torch.bmm(layout, table.transpose(1, 2)).view(-1, width)
+            own = own.index_select(0, slot)
+            ctx.save_for_backward(layout, slot, centers)
+        else:
+            idx = y.view(n, 1, 1).expand(n, 1, width)
+            every = torch.mm(pooled, table.view(-1, dim).T).view(n, n_classes, width)
+            own = every.gather(1, idx).view(n, width)
+            # Vector features are passed as they are: a copy is kept, as the
+            # network may change them in place after the hook.
+            ctx.save_for_backward(
+                pooled.clone() if n_pos == 1 else pooled, idx, centers
+            )
+        logits = own[:, n_centers:] + bias.index_select(0, y)
+        # softmax written out: torch's kernel is ~2.5x slower on rows of 15
+        # (the default K), a width its vector path does not take.
+        gamma = (logits - logits.amax(dim=1, keepdim=True)).exp_()
+        gamma = gamma.div_(gamma.sum(dim=1, keepdim=True))
+        # sq + n_pos (|c|^2 - 2 cross), as center_distances computes it (the
+        # same roundings: -2 cross is exact, the additions commute).
+        norms = centers.pow(2).sum(dim=-1).index_select(0, y)
+        pre = torch.add(norms, own[:, :n_centers], alpha=-2.0)
+        if n_pos != 1:
+            pre = pre.mul_(n_pos)
+        pre = pre.add_(sq[:, None])
+        dist = pre.clamp_min(0.0)
+        per_sample = (gamma * dist).sum(dim=1)
+        ctx.extra = (gamma, dist, pre, per_sample, n_pos, grouped)
+        loss = per_sample.mean()
+        if not want_nearest:
+            return loss, None
+        nearest = y * n_centers + gamma.argmax(dim=1)
+        ctx.mark_non_differentiable(nearest)
+        return loss, nearest
+
+    @staticmethod
+    def backward(ctx, grad, _grad_nearest):
+        context = _no_autocast(grad.device.type)
+        if context is None:
+            return _CenterTerm._backward(ctx, grad)
+        with context:
+            return _CenterTerm._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx, grad):
+        gamma, dist, pre, per_sample, n_pos, grouped = ctx.extra
+        first, second, centers = ctx.saved_tensors
+        n = len(gamma)
+        n_classes, n_centers, dim = centers.shape
+        width = 2 * n_centers
+        g = gamma * (grad / n)  # d loss / d dist
+        g_dist = g * (pre >= 0.0)  # through clamp_min
+        g_logit = g * (dist - per_sample[:, None])  # through the softmax
+        # Gradients of each sample's own-class products: d/d cross is
+        # -2 n_pos g_dist, d/d logits is g_logit.
+        own = torch.cat([g_dist * (-2.0 * n_pos), g_logit], dim=1)
+        if grouped:
+            layout, slot = first, second
+            m = layout.shape[1]
+            slots = own.new_zeros(n_classes * m, width).index_copy_(0, slot, own)
+            slots = slots.view(n_classes, m, width)
+            g_table = torch.bmm(slots.transpose(1, 2), layout)  # (C, 2K, D)
+            totals = slots.sum(dim=1)  # (C, 2K)
+        else:
+            pooled, idx = first, second
+            slots = own.new_zeros(n, n_classes, width).scatter_(1, idx, own[:, None])
+            g_table = torch.mm(slots.view(n, -1).T, pooled).view(n_classes, width, dim)
+            totals = slots.sum(dim=0)
+        # The norms term n_pos |c|^2 adds 2 n_pos c sum(g_dist) = -c totals.
+        g_centers = torch.addcmul(
+            g_table[:, :n_centers], centers, totals[:, :n_centers, None], value=-1.0
+        )
+        g_weight, g_bias = g_table[:, n_centers:], totals[:, n_centers:]
+        return None, None, None, None, None, None, g_centers, g_weight, g_bias
+
+
+def _class_layout(y: torch.Tensor, n_classes: int) -> tuple[int, torch.Tensor]:
+    """The largest class count ``m`` of a CPU batch and the row of each
+    sample in a (C, m) layout by class: ``y * m`` plus its rank in its class
+    (in batch order). Integer work on a few hundred labels: numpy's calls
+    cost a fraction of torch's."""
+    labels = y.numpy()
+    counts = np.bincount(labels, minlength=n_classes)
+    m = int(counts.max())
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(labels)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return m, torch.from_numpy(labels * m + rank)
+
+
+def _mv_terms(
+    transformed: torch.Tensor,
+    rare_displacement: torch.Tensor,
+    frequent_displacement: torch.Tensor,
+) -> torch.Tensor:
+    """``mv_direction_loss(t, r) + mv_length_loss(t, v)`` with one norm of
+    ``t`` for both (cosines computed as :func:`torch.nn.functional.cosine_similarity`
+    does); vectors ``(n, D)`` are 1x1 maps. Per new sample, shape (n,)."""
+    t, r, v = transformed, rare_displacement, frequent_displacement
+    norm_t = torch.linalg.vector_norm(t, dim=1, keepdim=True)
+    norm_r = torch.linalg.vector_norm(r, dim=1, keepdim=True)
+    cos = ((t / norm_t.clamp_min(_EPS)) * (r / norm_r.clamp_min(_EPS))).sum(dim=1)
+    length = norm_t.squeeze(1) - torch.linalg.vector_norm(v, dim=1)
+    terms = (cos - 1.0).abs() + length.abs()
+    return terms if terms.ndim == 1 else terms.sum(dim=(1, 2))
+
+
+def _tap_grad(grad: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The gradient of a convolution weight from that of its centre tap
+    (:func:`_centre_tap`): the other taps never meet a 1x1 map."""
+    if weight.shape[2] == 1 and weight.shape[3] == 1:
+        return grad.view(weight.shape)
+    full = grad.new_zeros(weight.shape)
+    full[:, :, weight.shape[2] // 2, weight.shape[3] // 2] = grad
+    return full
+
+
+class _FlatGeneration(torch.autograd.Function):
+    """Generation (Eq. 4) and ``L_MV`` (Eq. 6) on vector features, in one
+    autograd node with its backward written out.
+
+    Inputs: ``picked`` (2 s, D), the s frequent partners then the s rare
+    samples (gradient: the new samples' classification gradient), ``near``
+    (2 s, D) their nearest centers (detached), the weight of ``T``, then the
+    contrastive module's six parameters (frozen: no gradient). Returns the s
+    new samples ``T v + x_rare`` (``v = x_freq - near``) and ``L_MV``, whose
+    gradient reaches ``T`` only. The same values as the module's map path
+    (:func:`mv_direction_loss`, :func:`mv_length_loss`, the frozen
+    contrastive module); ``T v`` is computed once for both.
+    """
+
+    @staticmethod
+    def forward(ctx, picked, near, t_w, conv1_w, b1, conv2_w, b2, wl, bl):
+        n_new = picked.shape[0] // 2
+        disp = picked - near
+        v, r = disp[:n_new], disp[n_new:]
+        t = torch.mm(v, _centre_tap(t_w).T)
+        new = t + picked[n_new:]
+        w1, w2 = _centre_tap(conv1_w), _centre_tap(conv2_w)
+        z = torch.cat([t, picked[:n_new]], dim=1)
+        h1 = torch.addmm(b1, z, w1.T).relu_()
+        log_p = torch.log_softmax(
+            torch.addmm(bl, torch.addmm(b2, h1, w2.T), wl.T), dim=1
+        )
+        norm_t = torch.linalg.vector_norm(t, dim=1, keepdim=True)
+        t_len = norm_t.clamp_min(_EPS)
+        r_unit = r / torch.linalg.vector_norm(r, dim=1, keepdim=True).clamp_min(_EPS)
+        cos = ((t / t_len) * r_unit).sum(dim=1)
+        length = norm_t.squeeze(1) - torch.linalg.vector_norm(v, dim=1)
+        mv = ((cos - 1.0).abs() + length.abs() - log_p[:, 1]).mean()
+        ctx.save_for_backward(t_w, conv1_w, conv2_w, wl)
+        ctx.extra = (v, t, h1, log_p, norm_t, t_len, r_unit, cos, length)
+        return new, mv
+
+    @staticmethod
+    def backward(ctx, g_new, g_mv):
+        t_w, conv1_w, conv2_w, wl = ctx.saved_tensors
+        v, t, h1, log_p, norm_t, t_len, r_unit, cos, length = ctx.extra
+        n_new, dim = t.shape
+        w_t = _centre_tap(t_w)
+        scale = g_mv / n_new
+        # -log p[1] of the frozen contrastive module: (softmax - e_1) on its
+        # logits, back through it to t (the first D inputs of its layer 1).
+        d_logits = log_p.exp()
+        d_logits[:, 1] -= 1.0
+        d_logits.mul_(scale)
+        d_h2 = d_logits @ wl
+        d_h1 = torch.ops.aten.threshold_backward(d_h2 @ _centre_tap(conv2_w), h1, 0.0)
+        d_t = d_h1 @ _centre_tap(conv1_w)[:, :dim]
+        # |cos - 1| and | |t| - |v| |; u = t / |t| is the gradient of |t|.
+        unit = torch.where(norm_t > 0.0, t / norm_t, 0.0)
+        d_cos = (r_unit - (cos[:, None] * (norm_t >= _EPS)) * unit) / t_len
+        geometric = torch.sign(cos - 1.0)[:, None] * d_cos
+        d_t = d_t.addcmul_(geometric.addcmul_(torch.sign(length)[:, None], unit), scale)
+        d_picked = torch.cat([g_new @ w_t, g_new])  # v's rows, the rare rows
+        g_t_w = _tap_grad((d_t.add_(g_new)).T @ v, t_w)
+        return (d_picked, None, g_t_w) + (None,) * 6
+
+
+def _float32(function, *args):
+    """``function.apply(*args)``, in float32 with autocast off when autocast
+    is on (``precision='bf16'``): the written-out backward passes need one
+    dtype throughout."""
+    context = _no_autocast(args[0].device.type)
+    if context is None:
+        return function.apply(*args)
+    with context:
+        return function.apply(
+            *(
+                a.float()
+                if isinstance(a, torch.Tensor) and a.is_floating_point()
+                else a
+                for a in args
+            )
+        )
 
 
 def frequent_class_mask(
@@ -204,7 +457,9 @@ def generation_pairs(
     >>> freq.tolist(), rare.tolist()
     ([3, 0], [1, 4])
     """
-    is_frequent = is_frequent.to(torch.bool)
+    device = is_frequent.device
+    if is_frequent.dtype != torch.bool:
+        is_frequent = is_frequent.to(torch.bool)
     freq_all = torch.nonzero(is_frequent).flatten()
     rare_all = torch.nonzero(~is_frequent).flatten()
     s_freq, s_rare = freq_all.numel(), rare_all.numel()
@@ -213,10 +468,15 @@ def generation_pairs(
         empty = freq_all.new_zeros(0)
         return empty, empty.clone()
     if perm is None:
-        perm = torch.randperm(s_freq, device=is_frequent.device)
-    perm = perm.to(is_frequent.device)
-    cycle = torch.arange(s_new, device=is_frequent.device) % s_freq
-    return freq_all[perm[cycle]], rare_all.repeat(s_new // s_rare)
+        perm = torch.randperm(s_freq, device=device)
+    elif perm.device != device:
+        perm = perm.to(device)
+    if s_new <= s_freq:  # no frequent sample used twice: no cycling
+        pick = perm[:s_new]
+    else:
+        pick = torch.index_select(perm, 0, torch.arange(s_new, device=device) % s_freq)
+    rare = rare_all if s_new == s_rare else rare_all.repeat(s_new // s_rare)
+    return torch.index_select(freq_all, 0, pick), rare
 
 
 def center_distances(
@@ -390,10 +650,13 @@ class _ContrastiveModule(nn.Module):
         def p(t: torch.Tensor) -> torch.Tensor:
             return t.detach() if frozen else t
 
+        # Feature maps (n, D, H, W), or vectors (n, D) taken as 1x1 maps.
         z = torch.cat([x1, x2], dim=1)
         z = F.relu(_conv(z, p(self.conv1.weight), p(self.conv1.bias)))
         z = _conv(z, p(self.conv2.weight), p(self.conv2.bias))
-        return F.linear(z.mean(dim=(2, 3)), p(self.linear.weight), p(self.linear.bias))
+        if z.ndim == 4:
+            z = z.mean(dim=(2, 3))
+        return F.linear(z, p(self.linear.weight), p(self.linear.bias))
 
 
 class RSG(nn.Module):
@@ -500,6 +763,19 @@ class RSG(nn.Module):
     width 256 take about 189 M multiply-adds per pair, 2.7 times the 69 M of
     a whole ResNet-32 forward pass on a 32x32 image (counted from the layer
     shapes).
+
+    On a small network RSG's step is many small operations, so the forward
+    pass computes the CESC center term as one autograd node with its
+    backward written out, and on vector features (or 1x1 maps) the new
+    samples with ``L_MV`` as another; the values are those of
+    :meth:`assignment`, :func:`center_distances`, :func:`mv_direction_loss`
+    and :func:`mv_length_loss` to float rounding. On the CPU each sample is
+    multiplied with its own class's centers only (the batch laid out by
+    class); on other devices with every class's, which needs no read-back of
+    the layout's size. In the MLP benchmark of ``benchmarks/bench_cost.py``
+    (``benchmarks/results/cost/cpu_rsg.txt``, 2 CPU cores) this took RSG's
+    fit from 1.41 to 1.25 times plain skorch's before generation and from
+    1.69 to 1.42 while generating.
 
     References
     ----------
@@ -649,8 +925,9 @@ class RSG(nn.Module):
 
         Parameters
         ----------
-        x : torch.Tensor of shape (B, D, H, W)
-            Feature maps (detach them to keep the backbone out of it).
+        x : torch.Tensor of shape (B, D, H, W) or (B, D)
+            Feature maps, or feature vectors (1x1 maps); detach them to keep
+            the backbone out of it.
         y : torch.Tensor of shape (B,)
             Class indices.
         perm : torch.Tensor of shape (B,), optional
@@ -674,9 +951,10 @@ class RSG(nn.Module):
             return x.new_zeros(())
         if perm is None:
             perm = torch.randperm(x.shape[0], device=x.device)
-        a, b = perm[:half], perm[half : 2 * half]
-        logits = self.contrastive(_take(x, a), _take(x, b))
-        return F.cross_entropy(logits, (y[a] != y[b]).long())
+        pairs = perm[: 2 * half]
+        xs, ys = _take(x, pairs), _take(y, pairs)
+        logits = self.contrastive(xs[:half], xs[half:])
+        return F.cross_entropy(logits, (ys[:half] != ys[half:]).long())
 
     def forward(
         self,
@@ -714,61 +992,108 @@ class RSG(nn.Module):
         >>> out.n_generated, out.features.shape
         (0, torch.Size([5, 8]))
         """
-        vector = x.ndim == 2
-        if vector:
-            x4 = x[:, :, None, None]
-        elif x.ndim == 4:
-            x4 = x
-        else:
+        if x.ndim not in (2, 4):
             raise ValueError(
                 "RSG takes feature maps (B, D, H, W) or feature vectors (B, D); "
                 f"got a tensor of shape {tuple(x.shape)}."
             )
-        if x4.shape[1] != self.in_channels:
+        if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"RSG was built for {self.in_channels} channels but the features "
-                f"have {x4.shape[1]} (shape {tuple(x.shape)})."
+                f"have {x.shape[1]} (shape {tuple(x.shape)})."
             )
-        y = y.to(device=x.device, dtype=torch.long)
-        xd = x4.detach()
-        pooled = xd.mean(dim=(2, 3))
+        # Vectors and 1x1 maps are computed on as (B, D) vectors: the same
+        # values as 1x1 maps, without the reshapes.
+        flat = x.ndim == 2 or x.shape[2] * x.shape[3] == 1
+        h = x.flatten(1) if flat and x.ndim == 4 else x
+        if y.dtype != torch.long or y.device != x.device:
+            y = y.to(device=x.device, dtype=torch.long)
+        hd = h.detach()
+        if flat:
+            pooled, n_pos = hd, 1
+            sq = hd.pow(2).sum(dim=1)
+        else:
+            pooled, n_pos = hd.mean(dim=(2, 3)), x.shape[2] * x.shape[3]
+            sq = hd.pow(2).sum(dim=(1, 2, 3))
         self._init_centers(pooled, y)
-        gamma = self.assignment(pooled, y)
-        cesc = (gamma * center_distances(xd, self.centers, y)).sum(dim=1).mean()
+        cesc, nearest = _float32(
+            _CenterTerm,
+            pooled,
+            sq,
+            y,
+            n_pos,
+            generate,
+            x.device.type == "cpu",
+            self.centers,
+            self.assign_weight,
+            self.assign_bias,
+        )
         if not generate:
-            cesc = cesc + self.contrastive_loss(xd, y)
+            cesc = cesc + self.contrastive_loss(hd, y)
 
-        mv = x4.new_zeros(())
-        features, targets = x4, y
-        freq_idx = rare_idx = y.new_zeros(0)
+        s_new = 0
         if generate:
-            counts = torch.as_tensor(class_counts, device=x.device)
-            is_frequent = frequent_class_mask(counts, self.frequent_ratio)[y]
+            is_frequent = torch.index_select(
+                self._frequent(class_counts, y.device), 0, y
+            )
             freq_idx, rare_idx = generation_pairs(is_frequent, self.transfer_strength)
-        s_new = int(freq_idx.numel())
-        if s_new > 0:
-            # Displacement from each sample's nearest center (Eq. 3); centers
-            # do not receive the classification gradient.
-            nearest = self.centers.detach()[y, gamma.detach().argmax(dim=1)]
-            disp = x4 - nearest[:, :, None, None]
-            v = _take(disp, freq_idx)
-            new = _conv(v, self.transform.weight, None) + _take(x4, rare_idx)  # Eq. 4
+            s_new = int(freq_idx.numel())
+        if s_new == 0:
+            return RSGOutput(x, y, cesc, h.new_zeros(()), 0)
+        # Rows of the new samples' frequent partners, then their rare ones,
+        # with the displacement of each from its nearest center (Eq. 3);
+        # centers do not receive the classification gradient.
+        rows = torch.cat([freq_idx, rare_idx])
+        picked = _take(h, rows)
+        near = _take(
+            self.centers.detach().view(-1, self.in_channels), _take(nearest, rows)
+        )
+        if flat:  # Eq. 4 and L_MV in one node, its gradient written out
+            c = self.contrastive
+            frozen = [
+                p.detach()
+                for p in (c.conv1.weight, c.conv1.bias, c.conv2.weight, c.conv2.bias)
+            ]
+            frozen += [c.linear.weight.detach(), c.linear.bias.detach()]
+            new, mv = _float32(
+                _FlatGeneration, picked, near, self.transform.weight, *frozen
+            )
+        else:
+            disp = picked - near[:, :, None, None]
+            v = disp[:s_new]
+            new = _conv(v, self.transform.weight, None) + picked[s_new:]  # Eq. 4
             # L_MV trains T only: detached inputs, frozen contrastive module.
             v_d = v.detach()
             t_mv = _conv(v_d, self.transform.weight, None)
             log_diff = F.log_softmax(
-                self.contrastive(t_mv, _take(xd, freq_idx), frozen=True), dim=1
+                self.contrastive(t_mv, picked[:s_new].detach(), frozen=True), dim=1
             )[:, 1]
-            mv = (
-                mv_direction_loss(t_mv, _take(disp.detach(), rare_idx))
-                + mv_length_loss(t_mv, v_d)
-                - log_diff
-            ).mean()
-            features = torch.cat([x4, new], dim=0)
-            targets = torch.cat([y, _take(y, rare_idx)], dim=0)
-        if vector:
-            features = features.flatten(1)
+            mv = (_mv_terms(t_mv, disp[s_new:].detach(), v_d) - log_diff).mean()
+        features = torch.cat([h, new], dim=0)
+        if features.ndim != x.ndim:  # 1x1 maps, computed on as vectors
+            features = features.view(-1, *x.shape[1:])
+        targets = torch.cat([y, _take(y, rare_idx)], dim=0)
         return RSGOutput(features, targets, cesc, mv, s_new)
+
+    def _frequent(self, class_counts, device: torch.device) -> torch.Tensor:
+        """``frequent_class_mask(class_counts, frequent_ratio)`` on ``device``,
+        kept while the same counts tensor (unmodified) and ratio come back:
+        computed once per fit, not at every step."""
+        version = getattr(class_counts, "_version", None)
+        key = (self.frequent_ratio, device, version)
+        cached = self.__dict__.get("_frequent_cache")
+        if cached is not None and cached[0] is class_counts and cached[1] == key:
+            return cached[2]
+        counts = torch.as_tensor(class_counts, device=device)
+        mask = frequent_class_mask(counts, self.frequent_ratio)
+        if version is not None:  # a tensor: its identity and version key it
+            self.__dict__["_frequent_cache"] = (class_counts, key, mask)
+        return mask
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_frequent_cache", None)
+        return state
 
     def extra_repr(self) -> str:
         """Show the constructor's arguments in the module's repr."""

@@ -406,3 +406,234 @@ def test_module_on_cuda() -> None:
     out = rsg(x, y, [9, 2, 1], generate=True)  # counts on the CPU
     assert out.features.is_cuda and out.targets.is_cuda and out.n_generated == 4
     (out.features.sum() + out.cesc_loss + out.mv_loss).backward()
+
+
+# ------------------------------------------------- the fused computations
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("shape", [(9, 5, 2, 3), (9, 5)])
+def test_fused_center_term_equals_the_public_functions(grouped, shape) -> None:
+    # The module's CESC center term is one autograd node with a written-out
+    # backward (_CenterTerm): it must give what assignment() and
+    # center_distances() compose, and the same gradients. grouped=True lays
+    # the samples out by class (the CPU), False multiplies with every
+    # class's table (CUDA).
+    from skremix.nn._rsg import _CenterTerm
+
+    rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
+    x = torch.randn(*shape)
+    x4 = x if x.ndim == 4 else x[:, :, None, None]
+    y = torch.tensor([0, 3, 3, 1, 0, 3, 3, 3, 1])  # class 2 absent
+    pooled = x4.mean(dim=(2, 3))
+    params = (rsg.centers, rsg.assign_weight, rsg.assign_bias)
+
+    gamma = rsg.assignment(pooled, y)
+    ref = (gamma * center_distances(x4, rsg.centers, y)).sum(dim=1).mean()
+    ref_grads = torch.autograd.grad(ref, params)
+    n_pos = x4.shape[2] * x4.shape[3]
+    sq = x4.pow(2).sum(dim=(1, 2, 3))
+    loss, nearest = _CenterTerm.apply(pooled, sq, y, n_pos, True, grouped, *params)
+    grads = torch.autograd.grad(loss, params)
+    assert torch.allclose(loss, ref, rtol=1e-6)
+    for g, r in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(g, r, rtol=1e-5, atol=1e-6)
+    assert not grads[0][2].any() and not grads[1][2].any()  # absent class
+    assert torch.equal(nearest, y * 3 + gamma.argmax(dim=1))
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_fused_center_term_gradient_check(grouped) -> None:
+    from skremix.nn._rsg import _CenterTerm
+
+    dt = torch.float64
+    y = torch.tensor([0, 2, 2, 0, 2, 1, 2])
+    pooled = torch.randn(7, 4, dtype=dt)
+    sq = 6 * pooled.pow(2).sum(dim=1) + 1.0  # maps of 6 positions
+    params = [
+        torch.randn(3, 2, 4, dtype=dt, requires_grad=True),
+        torch.randn(3, 2, 4, dtype=dt, requires_grad=True),
+        torch.randn(3, 2, dtype=dt, requires_grad=True),
+    ]
+
+    def term(*p):
+        return _CenterTerm.apply(pooled, sq, y, 6, False, grouped, *p)[0]
+
+    assert torch.autograd.gradcheck(term, params)
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 3, 2), (6, 5)])
+def test_fused_mv_terms_equal_the_public_functions(shape) -> None:
+    from skremix.nn._rsg import _mv_terms
+
+    t = torch.randn(*shape, requires_grad=True)
+    r, v = torch.randn(*shape), torch.randn(*shape)
+    as_maps = (lambda a: a) if len(shape) == 4 else (lambda a: a[:, :, None, None])
+    ref = mv_direction_loss(as_maps(t), as_maps(r)) + mv_length_loss(
+        as_maps(t), as_maps(v)
+    )
+    fused = _mv_terms(t, r, v)
+    assert torch.allclose(fused, ref, rtol=1e-6)
+    (g_ref,) = torch.autograd.grad(ref.sum(), t)
+    (g_fused,) = torch.autograd.grad(fused.sum(), t)
+    assert torch.allclose(g_fused, g_ref, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("generate", [False, True])
+def test_vectors_and_1x1_maps_give_the_same_step(generate) -> None:
+    # Vectors are computed on as (B, D) without the 1x1 reshapes; they must
+    # be the same function as 1x1 maps.
+    y = torch.tensor([0, 0, 0, 0, 0, 1, 2, 0])
+    x = torch.randn(8, 4)
+    outs, grads = [], []
+    for features in (x, x[:, :, None, None]):
+        torch.manual_seed(0)
+        rsg = _small_rsg(kernel_size=3)
+        torch.manual_seed(1)
+        feat = features.clone().requires_grad_(True)
+        out = rsg(feat, y, [50, 10, 5], generate=generate)
+        (out.features.square().sum() + out.cesc_loss + out.mv_loss).backward()
+        outs.append(out)
+        grads.append([feat.grad.flatten(1)] + [p.grad for p in rsg.parameters()])
+    vec, maps = outs
+    assert vec.n_generated == maps.n_generated == (6 if generate else 0)  # 3 per rare
+    assert vec.features.shape == (8 + vec.n_generated, 4)
+    assert maps.features.shape == (8 + vec.n_generated, 4, 1, 1)
+    assert torch.allclose(vec.features, maps.features.flatten(1))
+    assert torch.equal(vec.targets, maps.targets)
+    assert torch.allclose(vec.cesc_loss, maps.cesc_loss)
+    assert torch.allclose(vec.mv_loss, maps.mv_loss)
+    for a, b in zip(*grads, strict=True):
+        assert (a is None) == (b is None)
+        assert a is None or torch.allclose(a, b, atol=1e-6)
+
+
+def test_frequent_classes_are_computed_once_per_counts() -> None:
+    rsg = _small_rsg()
+    counts = torch.tensor([50, 10, 5])
+    x, y = torch.randn(6, 4, 2, 2), torch.tensor([0, 0, 0, 1, 2, 2])
+    rsg(x, y, counts, generate=True)
+    mask = rsg._frequent(counts, x.device)
+    assert mask.tolist() == [True, False, False]
+    assert rsg._frequent(counts, x.device) is mask  # kept for the same tensor
+    counts[2] = 100  # modified in place: its version changes
+    assert rsg._frequent(counts, x.device).tolist() == [False, False, True]
+    rsg.frequent_ratio = 1.0
+    assert rsg._frequent(counts, x.device).all()
+    # A list is not kept (it could change unseen); a pickle holds no cache.
+    assert rsg._frequent([50, 10, 5], x.device).all()
+    assert "_frequent_cache" not in pickle.loads(pickle.dumps(rsg)).__dict__
+
+
+@pytest.mark.parametrize("shape", [(8, 4, 3, 3), (8, 4)])
+def test_bf16_autocast(shape) -> None:
+    # precision='bf16': the fused center term runs in float32 inside
+    # autocast; forward and backward work in both phases.
+    rsg = _small_rsg(kernel_size=1 if len(shape) == 2 else 3)
+    y = torch.tensor([0, 0, 0, 0, 0, 1, 2, 0])
+    for generate in (False, True):
+        rsg.zero_grad(set_to_none=True)
+        x = torch.randn(*shape, requires_grad=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = rsg(x, y, [50, 10, 5], generate=generate)
+            loss = out.features.float().square().mean() + out.cesc_loss + out.mv_loss
+        loss.backward()
+        assert out.cesc_loss.dtype == torch.float32
+        assert torch.isfinite(x.grad).all()
+        for p in (rsg.centers, rsg.assign_weight, rsg.assign_bias):
+            assert p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_fused_center_term_keeps_its_own_copy_of_vector_features(grouped) -> None:
+    # The features after the hook may be changed in place by the network
+    # (an in-place ReLU): the backward must not depend on them.
+    from skremix.nn._rsg import _CenterTerm
+
+    rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
+    pooled = torch.randn(6, 5)
+    y = torch.tensor([0, 1, 1, 3, 0, 1])
+    params = (rsg.centers, rsg.assign_weight, rsg.assign_bias)
+    sq = pooled.pow(2).sum(dim=1)
+    ref = torch.autograd.grad(
+        _CenterTerm.apply(pooled.clone(), sq, y, 1, False, grouped, *params)[0],
+        params,
+    )
+    loss, _ = _CenterTerm.apply(pooled, sq, y, 1, False, grouped, *params)
+    pooled.relu_()
+    for g, r in zip(torch.autograd.grad(loss, params), ref, strict=True):
+        assert torch.equal(g, r)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_fused_generation_on_vectors_equals_the_composed_terms(kernel_size) -> None:
+    # On vector features the new samples and L_MV are one node with a
+    # written-out backward (_FlatGeneration); the map path composes them
+    # from _conv, the frozen contrastive module and the public MV terms.
+    from skremix.nn._rsg import _conv, _FlatGeneration
+
+    rsg = _small_rsg(kernel_size=kernel_size)
+    c = rsg.contrastive
+    frozen = [p.detach() for p in c.parameters()]
+    picked = torch.randn(6, 4, requires_grad=True)  # 3 frequent, then 3 rare
+    near = torch.randn(6, 4)
+    w = rsg.transform.weight
+
+    disp = picked - near
+    v, v_d = disp[:3], disp[:3].detach()
+    ref_new = _conv(v, w, None) + picked[3:]
+    t = _conv(v_d, w, None)
+    log_diff = F.log_softmax(c(t, picked[:3].detach(), frozen=True), dim=1)[:, 1]
+    ref_mv = (
+        mv_direction_loss(t[:, :, None, None], disp[3:, :, None, None].detach())
+        + mv_length_loss(t[:, :, None, None], v_d[:, :, None, None])
+        - log_diff
+    ).mean()
+    new, mv = _FlatGeneration.apply(picked, near, w, *frozen)
+    assert torch.allclose(new, ref_new) and torch.allclose(mv, ref_mv)
+
+    g_new = torch.randn(3, 4)
+    for out, ref in (((new * g_new).sum(), (ref_new * g_new).sum()), (mv, ref_mv)):
+        grads = torch.autograd.grad(out, (picked, w), retain_graph=True)
+        refs = torch.autograd.grad(ref, (picked, w), allow_unused=True)
+        for g, r in zip(grads, refs, strict=True):
+            # L_MV sends nothing to the features (its inputs count as detached).
+            assert not g.any() if r is None else torch.allclose(g, r, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_fused_generation_gradient_check(kernel_size) -> None:
+    from skremix.nn._rsg import _FlatGeneration
+
+    rsg = _small_rsg(kernel_size=kernel_size).double()
+    frozen = [p.detach() for p in rsg.contrastive.parameters()]
+    picked = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    near = torch.randn(6, 4, dtype=torch.float64)
+    w = rsg.transform.weight.detach().requires_grad_(True)
+    # The new samples depend on the features and T; L_MV (its inputs taken
+    # as detached) on T only.
+    assert torch.autograd.gradcheck(
+        lambda p, w: _FlatGeneration.apply(p, near, w, *frozen)[0], (picked, w)
+    )
+    assert torch.autograd.gradcheck(
+        lambda w: _FlatGeneration.apply(picked.detach(), near, w, *frozen)[1], (w,)
+    )
+
+
+def test_gradients_follow_algorithm_1_on_vectors() -> None:
+    # The fused vector path routes gradients as the map path does.
+    rsg = _small_rsg(kernel_size=1)
+    y = torch.tensor([0, 0, 0, 1, 2])
+    rsg(torch.randn(5, 4), y, [40, 5, 3])  # centers start at other samples
+    out = rsg(torch.randn(5, 4, requires_grad=True), y, [40, 5, 3], generate=True)
+    assert out.n_generated > 0
+    out.mv_loss.backward()
+    assert rsg.transform.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in rsg.contrastive.parameters())
+    assert rsg.centers.grad is None
+
+    rsg.zero_grad(set_to_none=True)
+    x = torch.randn(5, 4, requires_grad=True)
+    out = rsg(x, y, [40, 5, 3], generate=True)
+    out.features[5:].pow(2).sum().backward()
+    assert x.grad.abs().sum() > 0 and not x.grad[3:].eq(0).all()
+    assert rsg.transform.weight.grad.abs().sum() > 0
+    assert rsg.centers.grad is None
