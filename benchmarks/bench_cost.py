@@ -17,13 +17,20 @@ CUDA). Prints each time as a ratio to skorch ERM and to the hand loop, the peak
 memory growth during the fit (RSS on CPU, ``max_memory_allocated`` on CUDA) and
 predict throughput; then predicts 1M tabular rows in bounded memory.
 
+``--rsg-baseline DIR`` also times RSG with the generator module of another
+checkout (``DIR/skremix/nn/_rsg.py``, e.g. the files of a commit from
+``git archive <commit> | tar -x -C DIR``), interleaved with the current one:
+the rows "RSG contrastive, baseline" and "RSG generating, baseline". Before /
+after figures of a change to RSG made this way share the machine's load.
+
     python benchmarks/bench_cost.py [--device cpu|cuda] [--repeats 3] \
-        [--tabular-repeats 9] [--quick]
+        [--tabular-repeats 9] [--quick] [--rsg-baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -86,6 +93,28 @@ class PeakRSS:
         self.thread.join()
         self.peak = max(self.peak, self.rss())
         self.mib = (self.peak - self.base) / 2**20
+
+
+def baseline_rsg_classifier(path):
+    """RSGClassifier whose generator is the ``RSG`` module of the checkout at
+    ``path`` (its ``skremix/nn/_rsg.py``, which imports only torch and numpy);
+    everything else is the current code."""
+    file = os.path.join(path, "skremix", "nn", "_rsg.py")
+    spec = importlib.util.spec_from_file_location("_baseline_rsg", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import skremix._rsg as classifier_module
+
+    class BaselineRSGClassifier(RSGClassifier):
+        def initialize_module(self):
+            current = classifier_module.RSG
+            classifier_module.RSG = module.RSG
+            try:
+                return super().initialize_module()
+            finally:
+                classifier_module.RSG = current
+
+    return BaselineRSGClassifier
 
 
 def make_data(case, n, rng):
@@ -173,6 +202,18 @@ def run_case(case, args, rng):
         "RSG generating": lambda: RSGClassifier(generate_from=0, **skremix_common).fit(
             X, y
         ),
+        **(
+            {
+                "RSG contrastive, baseline": lambda: args.baseline_rsg(
+                    generate_from=epochs, **skremix_common
+                ).fit(X, y),
+                "RSG generating, baseline": lambda: args.baseline_rsg(
+                    generate_from=0, **skremix_common
+                ).fit(X, y),
+            }
+            if args.rsg_baseline
+            else {}
+        ),
         # The same ERM with torch's fused AdamW kernel (optimizer__fused=True):
         # an option of every classifier, not a default (see the README).
         "ERM fused AdamW": lambda: ERMClassifier(
@@ -192,6 +233,7 @@ def run_case(case, args, rng):
         ).fit(X, y)
     if args.methods:
         keep = {"hand loop", "skorch ERM", *args.methods.split(",")}
+        keep |= {f"{name}, baseline" for name in keep}  # with --rsg-baseline
         methods = {k: v for k, v in methods.items() if k in keep}
     times = {name: [] for name in methods}
     memory = {name: [] for name in methods}
@@ -217,8 +259,9 @@ def run_case(case, args, rng):
         f"\n== {case}: X {X.shape}, {epochs} epoch(s), batch {batch_size}, "
         f"{module_cls.__name__}, device {device}, median of {repeats} =="
     )
+    width = max(18, *(len(name) for name in methods))
     print(
-        f"{'method':<18s} {'fit s':>8s} {'/ skorch ERM':>13s} {'/ hand loop':>12s} "
+        f"{'method':<{width}s} {'fit s':>8s} {'/ skorch ERM':>13s} {'/ hand loop':>12s} "
         f"{'peak mem MiB':>13s}"
     )
     rows = []
@@ -233,7 +276,7 @@ def run_case(case, args, rng):
         )
         rows.append(row)
         print(
-            f"{name:<18s} {row['fit_s']:8.2f} {row['vs_skorch']:13.2f} "
+            f"{name:<{width}s} {row['fit_s']:8.2f} {row['vs_skorch']:13.2f} "
             f"{row['vs_hand']:12.2f} {row['peak_mib']:13.1f}"
         )
 
@@ -301,7 +344,15 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, no warm-up")
     parser.add_argument("--json", default="", help="write the figures to this file")
+    parser.add_argument(
+        "--rsg-baseline",
+        default="",
+        metavar="DIR",
+        help="also time RSG with the generator module of the checkout in DIR",
+    )
     args = parser.parse_args()
+    if args.rsg_baseline:
+        args.baseline_rsg = baseline_rsg_classifier(args.rsg_baseline)
     info = dict(
         torch=torch.__version__,
         skremix=skremix.__version__,
@@ -310,6 +361,7 @@ def main():
         cpu_count=os.cpu_count(),
         device=args.device,
         gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        rsg_baseline=args.rsg_baseline or None,
     )
     print("config:", json.dumps(info))
     rng = np.random.default_rng(0)
