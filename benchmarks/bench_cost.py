@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -98,21 +99,25 @@ class PeakRSS:
 def baseline_rsg_classifier(path):
     """RSGClassifier whose generator is the ``RSG`` module of the checkout at
     ``path`` (its ``skremix/nn/_rsg.py``, which imports only torch and numpy);
-    everything else is the current code."""
+    everything else is the current code.
+
+    The baseline generator is built with the current one's settings and starts
+    from its initial weights, so both time the same computation.
+    """
     file = os.path.join(path, "skremix", "nn", "_rsg.py")
     spec = importlib.util.spec_from_file_location("_baseline_rsg", file)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    import skremix._rsg as classifier_module
+    settings = inspect.signature(module.RSG).parameters
 
     class BaselineRSGClassifier(RSGClassifier):
         def initialize_module(self):
-            current = classifier_module.RSG
-            classifier_module.RSG = module.RSG
-            try:
-                return super().initialize_module()
-            finally:
-                classifier_module.RSG = current
+            super().initialize_module()
+            current = self.rsg_
+            baseline = module.RSG(**{name: getattr(current, name) for name in settings})
+            baseline.load_state_dict(current.state_dict())
+            self.rsg_ = baseline
+            return self
 
     return BaselineRSGClassifier
 
