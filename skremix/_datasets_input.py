@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from skorch.helper import SliceDataset
 from torch.utils.data import Dataset, Subset
+
+from skremix._validation import check_target_type, encode_labels
 
 __all__: list[str] = []
 
@@ -48,41 +49,6 @@ def sample_shape(estimator, X):
     )
 
 
-def encode_labels(estimator, y, *, reset, classes=None):
-    """Check class labels and encode them as ``0 .. C - 1`` in ``classes_``
-    order (sklearn's checks and wording)."""
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
-    target_type = type_of_target(y, input_name="y")
-    if target_type in ("multilabel-indicator", "multiclass-multioutput"):
-        raise ValueError("Multilabel and multioutput targets are not supported.")
-    check_classification_targets(y)
-    y = y.ravel()
-    if reset:
-        if estimator.classes is not None:
-            found = np.asarray(estimator.classes)
-        elif classes is not None:
-            found = np.unique(np.asarray(classes))
-        else:
-            found = np.unique(y)
-        if len(found) < 2:
-            raise ValueError(
-                "Classifier can't train when only one class is present: "
-                f"y contains only {found.tolist()}."
-            )
-        estimator.classes_inferred_ = found
-    known = estimator.classes_
-    encoded = np.clip(np.searchsorted(known, y), 0, len(known) - 1)
-    unknown = known[encoded] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
-            f"classes_ {known.tolist()}."
-        )
-    return torch.from_numpy(encoded.astype(np.int64))
-
-
 def validate_dataset(estimator, X, y=None, *, reset, classes=None):
     """Validate dataset input without reading more than its first sample.
 
@@ -113,6 +79,7 @@ def validate_dataset(estimator, X, y=None, *, reset, classes=None):
             "Found input variables with inconsistent numbers of samples: "
             f"[{len(X)}, {len(y)}]"
         )
+    y = check_target_type(y)
     return X, encode_labels(estimator, y, reset=reset, classes=classes)
 
 

@@ -158,52 +158,77 @@ def as_tensor(X):
         return torch.from_numpy(X)
 
 
-def validate_fit_data(estimator, X, y, *, reset, classes=None):
-    if y is not None:
-        y_arr = _tensor_to_numpy(y, "y") if isinstance(y, torch.Tensor) else y
-        target_type = type_of_target(y_arr, input_name="y")
-        if target_type in (
-            "multilabel-indicator",
-            "multiclass-multioutput",
-            "continuous-multioutput",
-        ):
-            raise ValueError("Multilabel and multioutput targets are not supported.")
-    X, y = validate_X(estimator, X, reset=reset, y=y)
+def check_target_type(y):
+    """Refuse multilabel and multi-output targets (sklearn's wording);
+    return ``y`` with a tensor as a NumPy array."""
+    if isinstance(y, torch.Tensor):
+        y = _tensor_to_numpy(y, "y")
+    target_type = type_of_target(y, input_name="y")
+    if target_type in (
+        "multilabel-indicator",
+        "multiclass-multioutput",
+        "continuous-multioutput",
+    ):
+        raise ValueError("Multilabel and multioutput targets are not supported.")
+    return y
+
+
+def encode_labels(estimator, y, *, reset, classes=None):
+    """Check class labels and encode them as ``0 .. C - 1`` in ``classes_``
+    order (sklearn's checks and wording).
+
+    With ``reset``, the classes are set (``classes_inferred_``): the
+    ``classes`` parameter as given, else the ``classes`` argument of
+    ``partial_fit``, else the labels of ``y``. ``y`` is a 1-d array or
+    sequence of labels; a label not in ``classes_`` is an error.
+    """
+    y = np.asarray(y)
     check_classification_targets(y)
+    y = y.ravel()
     if reset:
         if estimator.classes is not None:
-            classes = np.asarray(estimator.classes)
-            if len(np.unique(classes)) != len(classes):
+            found = np.asarray(estimator.classes)
+            if len(np.unique(found)) != len(found):
                 raise ValueError(
                     "The 'classes' parameter contains duplicate labels: "
-                    f"{classes.tolist()}."
+                    f"{found.tolist()}."
                 )
         elif classes is not None:
-            classes = np.unique(np.asarray(classes))
+            found = np.unique(np.asarray(classes))
         else:
-            classes = np.unique(y)
-        if len(classes) < 2:
+            found = np.unique(y)
+        if len(found) < 2:
             raise ValueError(
                 "Classifier can't train when only one class is present: "
-                f"y contains only {classes.tolist()}."
+                f"y contains only {found.tolist()}."
             )
-        estimator.classes_inferred_ = classes
+        estimator.classes_inferred_ = found
     # classes_ is in the order the user gave (the `classes` parameter need
     # not be sorted): each label's index in that order, found by searching
     # the sorted labels.
-    classes = np.asarray(estimator.classes_)
-    order = np.argsort(classes, kind="stable")
+    known = np.asarray(estimator.classes_)
+    order = np.argsort(known, kind="stable")
     try:
-        pos = np.clip(np.searchsorted(classes[order], y), 0, len(classes) - 1)
-        unknown = classes[order][pos] != y
+        pos = np.clip(np.searchsorted(known[order], y), 0, len(known) - 1)
+        unknown = known[order][pos] != y
     except TypeError:  # labels that do not compare with classes_ (str / int)
+        pos = np.zeros(len(y), dtype=np.intp)
         unknown = np.ones(len(y), dtype=bool)
     if np.any(unknown):
         raise ValueError(
             f"y contains labels {np.unique(y[unknown]).tolist()} not seen in "
-            f"classes_ {classes.tolist()}."
+            f"classes_ {known.tolist()}."
         )
-    return as_tensor(X), torch.from_numpy(order[pos].astype(np.int64))
+    return torch.from_numpy(order[pos].astype(np.int64))
+
+
+def validate_fit_data(estimator, X, y, *, reset, classes=None):
+    """Validate array input and labels for training: ``(X, y)`` as tensors,
+    ``y`` encoded (see :func:`encode_labels`)."""
+    if y is not None:
+        y = check_target_type(y)
+    X, y = validate_X(estimator, X, reset=reset, y=y)
+    return as_tensor(X), encode_labels(estimator, y, reset=reset, classes=classes)
 
 
 def _check_lr_milestones(estimator):

@@ -115,3 +115,25 @@ def test_dataset_errors(images):
     with pytest.raises(ValueError, match="not seen in classes_"):
         clf.partial_fit(ds, y + 5)
     assert torch.is_tensor(ds[0][0]) or isinstance(ds[0][0], np.ndarray)
+
+
+def test_dataset_labels_are_encoded_as_array_labels_are():
+    # One label encoder for both inputs: an unsorted `classes` parameter
+    # refused valid dataset labels as "not seen" (the dataset path searched
+    # the unsorted labels), and duplicates in it went through.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.repeat([2, 0, 1], 20)
+    X[y == 2] += 3.0
+    X[y == 1] -= 3.0
+    dataset = torch.utils.data.TensorDataset(torch.from_numpy(X))
+    proba = []
+    for data in (X, dataset):
+        clf = ERMClassifier(classes=[2, 0, 1], max_epochs=3, random_state=0)
+        proba.append(clf.fit(data, y).predict_proba(X))
+        assert clf.classes_.tolist() == [2, 0, 1]
+    np.testing.assert_array_equal(proba[0], proba[1])
+    with pytest.raises(ValueError, match="'classes' parameter contains duplicate"):
+        ERMClassifier(classes=[0, 1, 0], max_epochs=1).fit(dataset, y % 2)
+    with pytest.raises(ValueError, match="Multilabel and multioutput"):
+        ERMClassifier(max_epochs=1).fit(dataset, np.eye(60, 2, dtype=int))
