@@ -40,6 +40,7 @@ from skremix._datasets_input import (
     is_dataset_input,
     validate_dataset,
 )
+from skremix._docstrings import fill_doc
 from skremix._validation import (
     as_tensor,
     check_input_params,
@@ -86,6 +87,7 @@ def _fill_module_kwargs(module_cls, kwargs, input_shape, n_classes):
     return kwargs
 
 
+@fill_doc()
 class _ImbalancedNetBase(NeuralNetClassifier):
     """Private skorch base of the skremix classifiers."""
 
@@ -873,14 +875,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         from ``random_state``) the host randomness; torch's global generator
         is seeded too. The base (ERM) is a plain forward pass.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (B, ...)
-            The batch's inputs.
-        y : torch.Tensor of shape (B,)
-            The batch's class indices (0 to C - 1, in ``classes_`` order).
-        **fit_params : dict
-            Passed to the module's ``forward``.
+        %(train_forward_params)s
 
         Returns
         -------

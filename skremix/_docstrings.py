@@ -176,32 +176,52 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         Per-epoch losses, ``rebalance`` state and validation scores."""
 
 
+# The Parameters section of every ``train_forward`` (a method docstring:
+# indented by eight spaces).
+_TRAIN_FORWARD_PARAMS_DOC = """Parameters
+        ----------
+        X : torch.Tensor of shape (B, ...)
+            The batch's inputs.
+        y : torch.Tensor of shape (B,)
+            The batch's class indices (0 to C - 1, in ``classes_`` order).
+        **fit_params : dict
+            Passed to the module's ``forward``."""
+
+
 _MARKER = re.compile(r"%\((\w+)\)s")
 
 
 def fill_doc(**defaults):
-    """Class decorator: fill the shared sections into the class docstring.
+    """Class decorator: fill the shared sections into the class docstring
+    and the docstrings of the methods it defines.
 
     ``%(shared_params)s`` becomes the shared parameter entries, with the
     defaults given here in place of the base's (e.g.
-    ``fill_doc(rebalance="'drw'")``), and ``%(shared_attributes)s`` the
-    shared attribute entries. Any other ``%(name)s`` marker is an error.
+    ``fill_doc(rebalance="'drw'")``), ``%(shared_attributes)s`` the shared
+    attribute entries and ``%(train_forward_params)s`` the Parameters
+    section of :meth:`train_forward`. Any other ``%(name)s`` marker is an
+    error.
     """
     pieces = {
         "shared_params": _params_doc(**defaults),
         "shared_attributes": _SHARED_ATTRIBUTES_DOC,
+        "train_forward_params": _TRAIN_FORWARD_PARAMS_DOC,
     }
 
-    def decorate(cls):
-        doc = cls.__dict__.get("__doc__") or ""
-
+    def fill(owner, doc):
         def substitute(match):
             name = match.group(1)
             if name not in pieces:
-                raise KeyError(f"{cls.__name__}: unknown docstring marker {name!r}")
+                raise KeyError(f"{owner}: unknown docstring marker {name!r}")
             return pieces[name]
 
-        cls.__doc__ = _MARKER.sub(substitute, doc)
+        return _MARKER.sub(substitute, doc)
+
+    def decorate(cls):
+        cls.__doc__ = fill(cls.__name__, cls.__dict__.get("__doc__") or "")
+        for name, member in vars(cls).items():
+            if callable(member) and getattr(member, "__doc__", None):
+                member.__doc__ = fill(f"{cls.__name__}.{name}", member.__doc__)
         return cls
 
     return decorate

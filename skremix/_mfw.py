@@ -172,14 +172,7 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def train_forward(self, X, y, **fit_params):
         """Weaken the batch's hidden features at ``mix_layer`` (Algorithm 1).
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (B, ...)
-            The batch's inputs.
-        y : torch.Tensor of shape (B,)
-            Class indices.
-        **fit_params : dict
-            Passed to the module's ``forward``.
+        %(train_forward_params)s
 
         Returns
         -------

@@ -186,14 +186,7 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def train_forward(self, X, y, **fit_params):
         """Mix the batch with a shuffled copy and relabel the pairs (Eq. 10).
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (B, ...)
-            The batch's inputs.
-        y : torch.Tensor of shape (B,)
-            Class indices.
-        **fit_params : dict
-            Passed to the module's ``forward``.
+        %(train_forward_params)s
 
         Returns
         -------

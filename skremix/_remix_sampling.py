@@ -179,14 +179,7 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def train_forward(self, X, y, **fit_params):
         """Mix the (class-balanced) batch with a shuffled copy.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (B, ...)
-            The batch's inputs.
-        y : torch.Tensor of shape (B,)
-            Class indices.
-        **fit_params : dict
-            Passed to the module's ``forward``.
+        %(train_forward_params)s
 
         Returns
         -------

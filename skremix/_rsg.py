@@ -288,14 +288,7 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def train_forward(self, X, y, **fit_params):
         """Run the batch through RSG at ``mix_layer``.
 
-        Parameters
-        ----------
-        X : torch.Tensor of shape (B, ...)
-            The batch's inputs.
-        y : torch.Tensor of shape (B,)
-            Class indices.
-        **fit_params : dict
-            Passed to the module's ``forward``.
+        %(train_forward_params)s
 
         Returns
         -------

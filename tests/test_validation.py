@@ -78,13 +78,28 @@ def test_fill_doc_substitutes_markers_and_keeps_braces():
         %(shared_attributes)s
         """
 
+        def train_forward(self, X, y):
+            """Step.
+
+            %(train_forward_params)s
+            """
+
     doc = Documented.__doc__
+    method_doc = Documented.train_forward.__doc__
+    assert method_doc.startswith("Step.") and "%(" not in method_doc
+    assert "        y : torch.Tensor of shape (B,)\n" in method_doc
     assert r":math:`\frac{a}{b}`" in doc and "%(" not in doc
     assert "rebalance : {None, 'rw', 'rs', 'drw', 'drs'}, default='drw'" in doc
     assert _SHARED_PARAMS_DOC.split("\n", 1)[0] in doc
     assert "class_counts_ : ndarray" in doc
     with pytest.raises(KeyError, match="unknown docstring marker 'oops'"):
         fill_doc()(type("Bad", (), {"__doc__": "%(oops)s"}))
+
+    def method(self):
+        """%(oops)s"""
+
+    with pytest.raises(KeyError, match=r"Bad.method: unknown docstring marker"):
+        fill_doc()(type("Bad", (), {"method": method}))
     with pytest.raises(KeyError):
         fill_doc(no_such_param="1")
 
