@@ -566,17 +566,8 @@ def fetch_cifar10_lt(
     download_if_missing: bool = True,
     return_X_y: bool = False,
 ) -> Bunch | tuple[np.ndarray, np.ndarray]:
-    return _fetch_cifar(
-        "cifar10",
-        subset=subset,
-        imbalance=imbalance,
-        ratio=ratio,
-        n_max=n_max,
-        random_state=random_state,
-        data_home=data_home,
-        download_if_missing=download_if_missing,
-        return_X_y=return_X_y,
-    )
+    # The arguments, as named: the same for both fetchers.
+    return _fetch_cifar("cifar10", **locals())
 
 
 def fetch_cifar100_lt(
@@ -590,17 +581,8 @@ def fetch_cifar100_lt(
     download_if_missing: bool = True,
     return_X_y: bool = False,
 ) -> Bunch | tuple[np.ndarray, np.ndarray]:
-    return _fetch_cifar(
-        "cifar100",
-        subset=subset,
-        imbalance=imbalance,
-        ratio=ratio,
-        n_max=n_max,
-        random_state=random_state,
-        data_home=data_home,
-        download_if_missing=download_if_missing,
-        return_X_y=return_X_y,
-    )
+    # The arguments, as named: the same for both fetchers.
+    return _fetch_cifar("cifar100", **locals())
 
 
 _fill_doc(fetch_cifar10_lt, "cifar10")
