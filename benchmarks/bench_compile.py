@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+from bench_optimizer import synthetic_cases
 
 from skremix import ERMClassifier, RemixClassifier
 
@@ -26,17 +27,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=4)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    cases = {
-        "rows 20000x64 (MLP)": (
-            rng.normal(size=(20000, 64)).astype(np.float32),
-            rng.integers(0, 10, 20000),
-        ),
-        "images 4000x1x16x16 (ConvNet)": (
-            rng.integers(0, 256, size=(4000, 1, 16, 16), dtype=np.uint8),
-            rng.integers(0, 10, 4000),
-        ),
-    }
+    cases = synthetic_cases()
     print(f"torch {torch.__version__}, 1 thread, {args.epochs} epochs")
     for case, (X, y) in cases.items():
         for cls in (ERMClassifier, RemixClassifier):

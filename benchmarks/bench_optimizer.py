@@ -21,9 +21,11 @@ from skremix import ERMClassifier
 from skremix.nn import MLP, ConvNet, ResNet32
 
 
-def _fits():
+def synthetic_cases():
+    """The two timed data sets (also of ``bench_compile.py``): 20,000 rows of
+    64 features and 4,000 uint8 16x16 images, 10 random labels."""
     rng = np.random.default_rng(0)
-    cases = {
+    return {
         "rows 20000x64 (MLP)": (
             rng.normal(size=(20000, 64)).astype(np.float32),
             rng.integers(0, 10, 20000),
@@ -33,6 +35,10 @@ def _fits():
             rng.integers(0, 10, 4000),
         ),
     }
+
+
+def _fits():
+    cases = synthetic_cases()
     impls = {"for-loop": {"optimizer__foreach": False}, "fused (default)": {}}
     for case, (X, y) in cases.items():
         times = {name: [] for name in impls}

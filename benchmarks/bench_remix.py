@@ -51,6 +51,23 @@ PINNED = {
 }
 
 
+def plain_skorch(seed, callbacks=None, **common):
+    """skorch's own ``NeuralNetClassifier`` with the 1-channel ConvNet of the
+    digits benchmarks (also of ``bench_rsg_ldam.py``), seeded by ``seed``."""
+    torch.manual_seed(seed)
+    return NeuralNetClassifier(
+        ConvNet,
+        module__in_channels=1,
+        module__n_classes=10,
+        criterion=torch.nn.CrossEntropyLoss,
+        train_split=None,
+        iterator_train__shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+        **common,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
@@ -69,21 +86,8 @@ def main():
         max_epochs=args.epochs, batch_size=64, lr=1e-3, optimizer=torch.optim.AdamW
     )
 
-    def plain_skorch(seed):
-        torch.manual_seed(seed)
-        return NeuralNetClassifier(
-            ConvNet,
-            module__in_channels=1,
-            module__n_classes=10,
-            criterion=torch.nn.CrossEntropyLoss,
-            train_split=None,
-            iterator_train__shuffle=True,
-            verbose=0,
-            **common,
-        )
-
     methods = {
-        "plain skorch (ERM)": plain_skorch,
+        "plain skorch (ERM)": lambda seed: plain_skorch(seed, **common),
         "skremix ERM": lambda seed: ERMClassifier(
             random_state=seed, **pinned["ERM"], **common
         ),

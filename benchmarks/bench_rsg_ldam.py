@@ -51,6 +51,7 @@ import time
 
 import numpy as np
 import torch
+from bench_remix import plain_skorch
 from sklearn.metrics import balanced_accuracy_score
 from skorch import NeuralNetClassifier
 from skorch.callbacks import LRScheduler
@@ -58,7 +59,6 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from skremix import ERMClassifier, RSGClassifier
 from skremix.datasets import balanced_split, load_digits_images, make_imbalanced
-from skremix.nn import ConvNet
 
 RSG_SETTINGS = {
     "step": dict(frequent_ratio=0.5, transfer_strength=0.01),
@@ -147,22 +147,10 @@ def main():
     if args.lr_schedule == "cosine":
         schedule = [LRScheduler(CosineAnnealingLR, T_max=args.epochs)]
 
-    def plain_skorch(seed, kind):
-        torch.manual_seed(seed)
-        return NeuralNetClassifier(
-            ConvNet,
-            module__in_channels=1,
-            module__n_classes=10,
-            criterion=torch.nn.CrossEntropyLoss,
-            train_split=None,
-            iterator_train__shuffle=True,
-            verbose=0,
-            callbacks=schedule,
-            **common,
-        )
-
     methods = {
-        "ERM (plain skorch)": plain_skorch,
+        "ERM (plain skorch)": lambda seed, kind: plain_skorch(
+            seed, callbacks=schedule, **common
+        ),
         "ERM-RSG": lambda seed, kind: RSGClassifier(
             rebalance=None, random_state=seed, **RSG_SETTINGS[kind], **own, **common
         ),
