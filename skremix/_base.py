@@ -8,8 +8,10 @@ only :meth:`_ImbalancedNetBase.train_forward` (and, for re-sampling
 methods, :meth:`_ImbalancedNetBase._train_batches`).
 
 What is not a skorch override lives beside it: the shared parameter docs
-(``_docstrings.py``), input validation (``_validation.py``) and the
-in-memory batch loop (``_loop.py``). Each skorch override below names the
+(``_docstrings.py``), input and module validation (``_validation.py``), the
+in-memory batch loop and input statistics (``_loop.py``), dataset input
+(``_datasets_input.py``) and where the data lives and what to do when it
+does not fit (``_memory.py``). Each skorch override below names the
 skorch method it mirrors (skorch 1.4).
 """
 
@@ -34,16 +36,19 @@ from torch.utils.data import DataLoader
 
 from skremix import _loop
 from skremix._datasets_input import (
-    EpochBatchSampler,
     LabelledDataset,
     dataset_labels,
+    dataset_loader,
     is_dataset_input,
     validate_dataset,
 )
 from skremix._docstrings import fill_doc
+from skremix._memory import data_placement, out_of_memory_error
 from skremix._validation import (
     as_tensor,
+    check_batch_of_one,
     check_input_params,
+    check_module,
     check_params,
     validate_fit_data,
     validate_X,
@@ -249,54 +254,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         )
 
     # ------------------------------------------------------------- validation
-    def _check_initialized(self):
-        """Checks of the built module before any training step: it gives one
-        output per class (a dry forward of two zero samples in eval mode) and
-        the method's layers exist."""
-        name = type(self).__name__
-        module = self.module_
-        param = next(module.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        was_training = module.training
-        try:
-            module.eval()
-            with torch.no_grad():
-                out = module(torch.zeros((2, *self.input_shape_), device=device))
-        finally:
-            module.train(was_training)
-        out = out[0] if isinstance(out, tuple) else out
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (
-            2,
-            len(self.classes_),
-        ):
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
-            raise ValueError(
-                f"The module of {name} must map a batch (B, ...) to one logit per "
-                f"class, (B, {len(self.classes_)}); it gave {got} for B=2. Give it "
-                f"n_classes={len(self.classes_)} outputs."
-            )
-        self._check_method_layers()
-
-    def _check_batch_of_one(self, n_train):
-        """Refuse, before the first step, a training part whose batches can
-        hold one sample when the module cannot train on one (BatchNorm on
-        1x1 maps): checked with a train-mode forward of a copy."""
-        batch = self.batch_size if self.batch_size != -1 else n_train
-        if min(batch, n_train) != 1:
-            return
-        param = next(self.module_.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        probe = copy.deepcopy(self.module_).train()
-        try:
-            probe(torch.zeros((1, *self.input_shape_), device=device))
-        except (ValueError, RuntimeError) as exc:
-            raise ValueError(
-                f"{type(self).__name__} cannot train on batches of one sample "
-                f"with this module ({exc}); use batch_size >= 2 (now "
-                f"{self.batch_size}) and at least 2 training samples "
-                f"(now {n_train})."
-            ) from None
-
     def _check_method_layers(self):
         """Check that the layers the method acts on exist (after the module
         is built); the base acts on none."""
@@ -391,7 +348,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         with self._seeded():
             if not warm:
                 self.initialize()
-                self._check_initialized()
+                check_module(self)
             self._run_training(X, y, fit_params)
         return self
 
@@ -425,7 +382,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         with self._seeded():
             if not self.initialized_:
                 self.initialize()
-                self._check_initialized()
+                check_module(self)
             self._run_training(X, y, fit_params)
         return self
 
@@ -446,7 +403,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             except KeyboardInterrupt:
                 pass
             except torch.OutOfMemoryError as exc:
-                raise self._out_of_memory(exc, X, "training") from exc
+                raise out_of_memory_error(self, exc, X, "training") from exc
             self.notify("on_train_end", X=X, y=y)
         finally:
             self.__dict__.pop("fit_state_", None)
@@ -513,36 +470,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if is_dataset_input(X):
             return validate_dataset(self, X, y, reset=reset, classes=classes)
         return validate_fit_data(self, X, y, reset=reset, classes=classes)
-
-    def _measure_inputs(self, dataset_train):
-        """Per-channel (images) or per-feature (rows) mean and standard
-        deviation of the training inputs, for ``standardize=True``; float64
-        sums over chunks, so no copy of the data is made."""
-        tensors = _loop.dataset_tensors(dataset_train)
-        if tensors is not None:
-            X = tensors[0]
-            chunks = (X[a : a + 4096] for a in range(0, len(X), 4096))
-        else:  # a dataset: one pass in batches
-            loader = DataLoader(
-                dataset_train, batch_size=4096, generator=torch.Generator()
-            )  # its own generator: the global stream is left as it is
-            chunks = (b[0] for b in loader)
-        axes = (0, 2, 3) if len(self.input_shape_) == 3 else (0,)
-        width = self.input_shape_[0]
-        total = torch.zeros(width, dtype=torch.float64)
-        squares = torch.zeros(width, dtype=torch.float64)
-        n = 0
-        for chunk in chunks:
-            chunk = _loop.as_float(chunk).to("cpu", torch.float64)
-            total += chunk.sum(dim=axes)
-            squares += (chunk * chunk).sum(dim=axes)
-            n += chunk.numel()
-        count = n / width
-        mean = total / count
-        std = (squares / count - mean * mean).clamp_min(0).sqrt()
-        std[std == 0] = 1.0  # a constant channel is only centred
-        self.input_mean_ = mean.to(torch.float32).numpy()
-        self.input_std_ = std.to(torch.float32).numpy()
 
     def _standardize(self, x):
         """``(x - input_mean_) / input_std_`` over channels or features."""
@@ -678,9 +605,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.class_counts_ = counts.astype(np.int64)
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.imbalance_kind_ = imbalance_kind(counts)
-        self._check_batch_of_one(int(counts.sum()))
+        check_batch_of_one(self, int(counts.sum()))
         if self.standardize and "input_mean_" not in self.__dict__:
-            self._measure_inputs(dataset_train)
+            self.input_mean_, self.input_std_ = _loop.input_statistics(
+                dataset_train, self.input_shape_
+            )
         self.__dict__.pop("_input_scale_cache", None)
         self.plain_epochs_ = self._resolve_start()
         self.decay_epoch_ = self._epochs_before(self.rebalance_start)
@@ -758,7 +687,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         iterator = self.iterator_train if training else self.iterator_valid
         labels = dataset_labels(dataset) if training else None
         if tensors is None and labels is not None and iterator is DataLoader:
-            return self._dataset_loader(dataset, labels)
+            return dataset_loader(self, dataset, labels)
         if tensors is None or iterator is not DataLoader:
             return super().get_iterator(dataset, training=training)
         X, y = tensors
@@ -768,7 +697,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             batch_size = max(len(X), 1)
         if training:
             device = self.device
-            self.data_placement_ = self._placement(X)
+            self.data_placement_ = data_placement(self, X)
             if self.data_placement_ == "device":
                 X, y = X.to(device), y.to(device)
                 if self.channels_last and X.ndim == 4:
@@ -790,29 +719,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             -(-n // batch_size),
         )
 
-    def _dataset_loader(self, dataset, y):
-        """Training batches of a dataset input: a DataLoader whose batches
-        are drawn each epoch by ``_train_batches`` from the labels (shuffled,
-        or re-sampled by class), gathered and collated on the host."""
-        self.data_placement_ = "host"
-        params = self.get_params_for("iterator_train")
-        batch_size = params.pop("batch_size", self.batch_size)
-        if batch_size == -1:
-            batch_size = max(len(y), 1)
-        params.pop("shuffle", None)
-        y = y.cpu()
-        sampler = EpochBatchSampler(
-            lambda: self._train_batches(y, batch_size),
-            len(_loop.chunks(range(len(y)), batch_size)),
-        )
-        if torch.device(self.device).type == "cuda":
-            params.setdefault("pin_memory", True)
-        # A DataLoader draws its workers' base seed at every epoch from its
-        # generator, by default torch's global one: its own keeps the global
-        # stream (batches, mixing) the same as with array input.
-        params.setdefault("generator", torch.Generator().manual_seed(0))
-        return DataLoader(dataset, batch_sampler=sampler, **params)
-
     # Override of skorch 1.4 NeuralNet.get_dataset: dataset input gets its labels.
     def get_dataset(self, X, y=None):
         """Wrap dataset input with its labels; arrays as skorch does.
@@ -832,17 +738,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if is_dataset_input(X):
             return LabelledDataset(X, y, self.input_shape_)
         return super().get_dataset(X, y)
-
-    def _placement(self, X):
-        """Where the training data lives during fit: 'device' (moved once)
-        or 'host' (each batch moved on its own), from ``data_placement``."""
-        if self.data_placement != "auto":
-            return self.data_placement
-        device = torch.device(self.device)
-        if device.type != "cuda":
-            return "device"  # the host is the device: nothing is copied
-        free, _ = torch.cuda.mem_get_info(device)
-        return "device" if X.element_size() * X.nelement() <= 0.5 * free else "host"
 
     def _rebalance_active(self, kind):
         return self.rebalance in kind and bool(self.__dict__.get("rebalance_active_"))
@@ -1037,33 +932,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
         return proba
 
-    def _out_of_memory(self, exc, X, doing):
-        """The out-of-memory error of ``doing`` with what to change: the
-        batch size, the input size and where the data lives."""
-        batch = self.get_params_for(
-            "iterator_train" if doing == "training" else "iterator_valid"
-        ).get("batch_size", self.batch_size)
-        n = len(X)
-        shape = "x".join(map(str, self.input_shape_))
-        size = X.element_size() * X.nelement() if hasattr(X, "nelement") else None
-        data = "" if size is None else f", {size / 2**20:.0f} MiB"
-        where = getattr(self, "data_placement_", None)
-        advice = [f"lower batch_size (now {batch})"]
-        if doing == "training" and where == "device":
-            advice.append(
-                "keep the data on the host with data_placement='host' (the "
-                "training set was moved to the device whole)"
-            )
-        if self.precision == "fp32":
-            advice.append("try precision='bf16'")
-        advice.append("or use a smaller module")
-        message = (
-            f"{type(self).__name__} ran out of device memory while {doing} on "
-            f"{self.device}: batch_size={batch}, {n} samples of shape {shape}"
-            f"{data}. To fit, " + ", ".join(advice) + f". The error was: {exc}"
-        )
-        return type(exc)(message)
-
     def _predict_batches(self, X):
         """skorch 1.4's ``NeuralNet.predict_proba`` loop, writing each batch's
         probabilities into one preallocated array: keeping every batch's
@@ -1079,7 +947,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 proba[start : start + len(part)] = part
                 start += len(part)
         except torch.OutOfMemoryError as exc:
-            raise self._out_of_memory(exc, X, "predicting") from exc
+            raise out_of_memory_error(self, exc, X, "predicting") from exc
         return proba
 
     def _predicted_parts(self, X, nonlin):

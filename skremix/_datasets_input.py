@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 from skorch.helper import SliceDataset
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
+from skremix import _loop
 from skremix._validation import check_target_type, encode_labels
 
 __all__: list[str] = []
@@ -134,3 +135,27 @@ class EpochBatchSampler:
 
     def __len__(self):
         return self.n_batches
+
+
+def dataset_loader(estimator, dataset, y):
+    """Training batches of a dataset input: a DataLoader whose batches
+    are drawn each epoch by ``_train_batches`` from the labels (shuffled,
+    or re-sampled by class), gathered and collated on the host."""
+    estimator.data_placement_ = "host"
+    params = estimator.get_params_for("iterator_train")
+    batch_size = params.pop("batch_size", estimator.batch_size)
+    if batch_size == -1:
+        batch_size = max(len(y), 1)
+    params.pop("shuffle", None)
+    y = y.cpu()
+    sampler = EpochBatchSampler(
+        lambda: estimator._train_batches(y, batch_size),
+        len(_loop.chunks(range(len(y)), batch_size)),
+    )
+    if torch.device(estimator.device).type == "cuda":
+        params.setdefault("pin_memory", True)
+    # A DataLoader draws its workers' base seed at every epoch from its
+    # generator, by default torch's global one: its own keeps the global
+    # stream (batches, mixing) the same as with array input.
+    params.setdefault("generator", torch.Generator().manual_seed(0))
+    return DataLoader(dataset, batch_sampler=sampler, **params)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 from skorch.dataset import Dataset as SkorchDataset
-from torch.utils.data import Subset
+from torch.utils.data import DataLoader, Subset
 
 __all__: list[str] = []
 
@@ -120,3 +120,37 @@ def read_batch_records(history, check_loss=None, lr=None):
                 f"{len(history)}, batch {i}. Lower lr (now {lr}) "
                 "or check the inputs for extreme values."
             )
+
+
+def input_statistics(dataset_train, input_shape):
+    """Per-channel (images) or per-feature (rows) mean and standard
+    deviation of the training inputs, for ``standardize=True``; float64
+    sums over chunks, so no copy of the data is made.
+
+    Returns ``(mean, std)``, float32 arrays of shape ``(input_shape[0],)``;
+    a constant channel gets std 1 (it is only centred).
+    """
+    tensors = dataset_tensors(dataset_train)
+    if tensors is not None:
+        X = tensors[0]
+        chunks = (X[a : a + 4096] for a in range(0, len(X), 4096))
+    else:  # a dataset: one pass in batches
+        loader = DataLoader(
+            dataset_train, batch_size=4096, generator=torch.Generator()
+        )  # its own generator: the global stream is left as it is
+        chunks = (b[0] for b in loader)
+    axes = (0, 2, 3) if len(input_shape) == 3 else (0,)
+    width = input_shape[0]
+    total = torch.zeros(width, dtype=torch.float64)
+    squares = torch.zeros(width, dtype=torch.float64)
+    n = 0
+    for chunk in chunks:
+        chunk = as_float(chunk).to("cpu", torch.float64)
+        total += chunk.sum(dim=axes)
+        squares += (chunk * chunk).sum(dim=axes)
+        n += chunk.numel()
+    count = n / width
+    mean = total / count
+    std = (squares / count - mean * mean).clamp_min(0).sqrt()
+    std[std == 0] = 1.0  # a constant channel is only centred
+    return mean.to(torch.float32).numpy(), std.to(torch.float32).numpy()

@@ -4,6 +4,7 @@ here runs before any training."""
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -305,3 +306,53 @@ def _check_no_accelerate(estimator):
                 "parallel instead (a search under joblib's dask backend, see the "
                 "user guide's 'Scaling out')."
             )
+
+
+def check_module(estimator):
+    """Checks of the built module before any training step: it gives one
+    output per class (a dry forward of two zero samples in eval mode) and
+    the method's layers exist."""
+    name = type(estimator).__name__
+    module = estimator.module_
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            out = module(torch.zeros((2, *estimator.input_shape_), device=device))
+    finally:
+        module.train(was_training)
+    out = out[0] if isinstance(out, tuple) else out
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (
+        2,
+        len(estimator.classes_),
+    ):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out)
+        raise ValueError(
+            f"The module of {name} must map a batch (B, ...) to one logit per "
+            f"class, (B, {len(estimator.classes_)}); it gave {got} for B=2. Give it "
+            f"n_classes={len(estimator.classes_)} outputs."
+        )
+    estimator._check_method_layers()
+
+
+def check_batch_of_one(estimator, n_train):
+    """Refuse, before the first step, a training part whose batches can
+    hold one sample when the module cannot train on one (BatchNorm on
+    1x1 maps): checked with a train-mode forward of a copy."""
+    batch = estimator.batch_size if estimator.batch_size != -1 else n_train
+    if min(batch, n_train) != 1:
+        return
+    param = next(estimator.module_.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    probe = copy.deepcopy(estimator.module_).train()
+    try:
+        probe(torch.zeros((1, *estimator.input_shape_), device=device))
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(
+            f"{type(estimator).__name__} cannot train on batches of one sample "
+            f"with this module ({exc}); use batch_size >= 2 (now "
+            f"{estimator.batch_size}) and at least 2 training samples "
+            f"(now {n_train})."
+        ) from None
