@@ -1,7 +1,6 @@
 """skremix-bench run in-process on tiny data: outputs, filtering, errors."""
 
 import csv
-import json
 import pickle
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _results import read_results
 from skorch import NeuralNetClassifier
 
 import skremix
@@ -63,14 +63,6 @@ def csv_file(tmp_path):
     return path
 
 
-def _read(out):
-    with open(out / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    with open(out / "summary.json") as f:
-        summary = json.load(f)
-    return rows, summary
-
-
 def _check_rows(rows, methods, n_runs):
     assert list(rows[0]) == CSV_COLUMNS
     assert [r["method"] for r in rows] == methods * n_runs
@@ -90,7 +82,7 @@ def test_npz_tabular_holdout(npz_tabular, tmp_path, capsys):
         + ["--out", str(out), "--no-plot"]
     )
     assert code == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     # --methods keeps exactly the chosen methods, in the order given.
     _check_rows(rows, ["remix", "erm"], 1)
     assert list(summary["summary"]) == ["remix", "erm"]
@@ -127,7 +119,7 @@ def test_csv_cv_string_labels(csv_file, tmp_path):
         + ["--out", str(out), "--no-plot"]
     )
     assert code == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     assert len(rows) == 4  # 2 methods x 2 folds
     _check_rows(rows[:2], ["erm", "rw"], 1)
     _check_rows(rows, ["erm", "rw"], 2)
@@ -144,7 +136,7 @@ def test_images_with_a_sampler_and_chart(npz_images, tmp_path):
         + ["--out", str(out)]
     )
     assert code == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     _check_rows(rows, ["erm", "smote"], 1)
     assert summary["data"]["input_shape"] == [1, 6, 6]
     assert (out / "results.png").stat().st_size > 1000
@@ -305,7 +297,7 @@ def test_paired_interval_against_erm(npz_tabular, tmp_path, capsys):
     assert tiny[2:4] == ["--seeds", "2"]
     code = main(args + tiny + ["--out", str(out), "--no-plot"])
     assert code == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     acc = {(r["method"], int(r["seed"])): float(r["balanced_accuracy"]) for r in rows}
     diffs = [acc[("rw", s)] - acc[("erm", s)] for s in (0, 1)]
     paired = summary["paired_vs_erm"]["rw"]
@@ -321,7 +313,7 @@ def test_default_data_is_noisy_digits_long_tailed(tmp_path):
     out = tmp_path / "default"
     code = main(["--methods", "erm"] + TINY + ["--out", str(out), "--no-plot"])
     assert code == 0
-    _, summary = _read(out)
+    _, summary = read_results(out)
     assert summary["data"]["name"] == "digits_noisy"
     assert summary["data"]["input_shape"] == [1, 16, 16]
     assert summary["config"]["imbalance"] == "long_tailed"

@@ -2,8 +2,6 @@
 progress per fit, threads per fit, Ctrl-C."""
 
 import argparse
-import csv
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +11,7 @@ import time
 import joblib
 import numpy as np
 import pytest
+from _results import read_results
 
 from skremix.bench import _main
 
@@ -31,14 +30,6 @@ def npz(tmp_path_factory):
     return path
 
 
-def _read(out):
-    with open(out / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    with open(out / "summary.json") as f:
-        summary = json.load(f)
-    return rows, summary
-
-
 def _without_timing(rows):
     return [{k: v for k, v in r.items() if k != "fit_time_s"} for r in rows]
 
@@ -48,7 +39,7 @@ def serial_rows(npz, tmp_path_factory):
     out = tmp_path_factory.mktemp("serial")
     argv = ["--data", str(npz), *ARGS, "--n-jobs", "1", "--no-progress"]
     assert _main.main(argv + ["--out", str(out)]) == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     assert summary["device"]["n_jobs"] == 1
     assert summary["device"]["joblib_backend"] == "serial"
     return rows
@@ -65,7 +56,7 @@ def test_parallel_rows_equal_serial_rows(
     out = tmp_path / "parallel"
     argv = ["--data", str(npz), *ARGS, "--n-jobs", "2", "--out", str(out)]
     assert _main.main(argv) == 0
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     # same seeds, same rows in the same order; only the fit times differ
     assert _without_timing(rows) == _without_timing(serial_rows)
     assert [(r["method"], r["seed"]) for r in rows] == [
@@ -97,7 +88,7 @@ def test_parallel_interrupt_keeps_the_finished_runs(npz, tmp_path, monkeypatch, 
     argv = ["--data", str(npz), *ARGS, "--seeds", "4", "--epochs", "200"]
     assert _main.main(argv + ["--n-jobs", "2", "--out", str(out)]) == 130
     assert "interrupted: writing the runs finished so far" in capsys.readouterr().err
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     assert len(rows) == 1 and rows[0]["status"] == "ok"  # the others cancelled
     assert summary["complete"] is False
 
@@ -169,6 +160,6 @@ def test_ctrl_c_stops_the_workers(npz, tmp_path):
     assert time.monotonic() - start < 30
     assert "interrupted: writing the runs finished so far" in err
     assert "Traceback" not in err
-    rows, summary = _read(out)
+    rows, summary = read_results(out)
     assert 1 <= len(rows) < 8 and all(r["status"] == "ok" for r in rows)
     assert summary["complete"] is False
