@@ -828,10 +828,21 @@ def _run(args, out_dir):
     return 130 if interrupted else 0
 
 
+def _public_name(cls):
+    """The shortest importable path of a class: ``skremix.ERMClassifier``
+    rather than its defining module ``skremix._erm.ERMClassifier``."""
+    parts = cls.__module__.split(".")
+    for i in range(1, len(parts) + 1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if getattr(module, cls.__qualname__, None) is cls:
+            return f"{module.__name__}.{cls.__qualname__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _jsonable(value):
     """A JSON-friendly, address-free form of a parameter value."""
     if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
+        return _public_name(value)
     if value is None or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, list | tuple):

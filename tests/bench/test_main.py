@@ -187,3 +187,19 @@ def test_interrupt_keeps_the_finished_runs(
         summary = json.load(f)
     assert summary["complete"] is False
     assert summary["summary"]["rw"]["n_runs"] == 0
+
+
+def test_summary_names_classes_by_their_public_path():
+    import torch
+
+    import skremix
+
+    assert _main._jsonable(skremix.ERMClassifier) == "skremix.ERMClassifier"
+    assert _main._jsonable(torch.optim.AdamW) == "torch.optim.AdamW"
+    assert _main._jsonable(torch.nn.CrossEntropyLoss) == "torch.nn.CrossEntropyLoss"
+    assert _main._jsonable([None, (1, "a")]) == [None, [1, "a"]]
+
+    class Local:  # not importable from any module: its own path
+        pass
+
+    assert _main._jsonable(Local) == f"{Local.__module__}.{Local.__qualname__}"
