@@ -99,9 +99,9 @@ def test_npz_tabular_holdout(npz_tabular, tmp_path, capsys):
     assert summary["device"]["device"] in ("cpu", "cuda")
     assert summary["methods"]["erm"]["classifier"] == "skorch.NeuralNetClassifier"
     net_step = summary["methods"]["erm"]["pipeline"][-1]
-    assert net_step["class"] == "skorch.classifier.NeuralNetClassifier"
+    assert net_step["class"] == "skorch.NeuralNetClassifier"
     assert net_step["params"]["max_epochs"] == 1
-    assert net_step["params"]["module"] == "skremix.nn._mlp.MLP"
+    assert net_step["params"]["module"] == "skremix.nn.MLP"
     assert summary["methods"]["remix"]["pipeline"][-1]["params"]["max_epochs"] == 1
     stats = summary["summary"]["erm"]["balanced_accuracy"]
     assert 0 <= stats["mean"] <= 1 and stats["std"] == 0
