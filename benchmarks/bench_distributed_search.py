@@ -232,8 +232,7 @@ def main(argv=None):
         f"# {datetime.datetime.now().isoformat(timespec='seconds')}  "
         f"python benchmarks/bench_distributed_search.py --epochs {args.epochs}"
         + (" --ray" if args.ray else "")
-        + f"\n# {platform.machine()}, {os.cpu_count()} cores (shared with other "
-        f"jobs), load average {load} "
+        + f"\n# {platform.machine()}, {os.cpu_count()} cores, load average {load} "
         f"at the end; {versions()}"
         f"\n# GridSearchCV(RemixClassifier(max_epochs={args.epochs}, "
         f"random_state=0), {GRID}, cv=3): {n_fits} fits on {len(X)} digits "
