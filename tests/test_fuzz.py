@@ -74,36 +74,27 @@ CUDA = torch.cuda.is_available()
 
 
 # ------------------------------------------------------------ test helpers
-class WideNet(torch.nn.Module):
-    """A user module with two outputs more than there are classes."""
-
-    default_mix_layer = "hidden"
-
-    def __init__(self, input_shape, n_classes):
-        super().__init__()
-        self.hidden = torch.nn.Sequential(
-            torch.nn.Flatten(), torch.nn.Linear(int(np.prod(input_shape)), 8)
-        )
-        self.head = torch.nn.Linear(8, n_classes + 2)
-
-    def forward(self, X):
-        return self.head(self.hidden(X))
-
-
 class TinyNet(torch.nn.Module):
     """A user module whose sizes skremix fills in."""
 
     default_mix_layer = "hidden"
+    extra_outputs = 0
 
     def __init__(self, input_shape, n_classes):
         super().__init__()
         self.hidden = torch.nn.Sequential(
             torch.nn.Flatten(), torch.nn.Linear(int(np.prod(input_shape)), 8)
         )
-        self.head = torch.nn.Linear(8, n_classes)
+        self.head = torch.nn.Linear(8, n_classes + self.extra_outputs)
 
     def forward(self, X):
         return self.head(torch.relu(self.hidden(X)))
+
+
+class WideNet(TinyNet):
+    """A user module with two outputs more than there are classes."""
+
+    extra_outputs = 2
 
 
 def _identity(X):

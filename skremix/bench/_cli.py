@@ -55,39 +55,31 @@ class _Parser(argparse.ArgumentParser):
         raise BenchError(f"{message} (see --help)")
 
 
-def _positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def _argument_type(convert, noun, valid, expected):
+    """An argparse type: ``convert(text)``, refused unless ``valid(value)``,
+    with one-line errors ("expected <noun>, got ..." / "expected <expected>,
+    got ...")."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+        return value
+
+    return parse
 
 
-def _positive_float(text):
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
-def _n_jobs(text):
-    """argparse type: a joblib ``n_jobs``, an integer other than 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError(
-            "expected an integer >= 1, or -1 for all cores"
-        )
-    return value
+_positive_int = _argument_type(int, "an integer", lambda v: v >= 1, "an integer >= 1")
+_positive_float = _argument_type(
+    float, "a number", lambda v: v > 0 and np.isfinite(v), "a number > 0"
+)
+#: A joblib ``n_jobs``: an integer other than 0.
+_n_jobs = _argument_type(
+    int, "an integer", lambda v: v != 0, "an integer >= 1, or -1 for all cores"
+)
 
 
 def build_parser():
