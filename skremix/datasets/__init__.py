@@ -1,6 +1,7 @@
 """Imbalanced data sets: imbalance profiles, subsampling, splits and loaders.
 
-Everything here is numpy / scikit-learn only. The small data sets ship with
+Everything here is numpy / scikit-learn only, but for the photographs and
+faces, which ship inside the scikit-image wheel. The small data sets ship with
 scikit-learn; CIFAR is read from a local copy (``load_cifar``) or downloaded
 once into a cache folder by the fetchers (``fetch_cifar10_lt``,
 ``fetch_cifar100_lt``), the only functions here that use the network.
@@ -10,6 +11,14 @@ from skremix.datasets._fetch import (
     fetch_cifar10_lt,
     fetch_cifar100_lt,
     get_data_home,
+)
+from skremix.datasets._images import (
+    COLOUR_PHOTOS,
+    GREY_PHOTOS,
+    SHAPES,
+    load_faces,
+    load_photo_patches,
+    make_shapes,
 )
 from skremix.datasets._imbalance import (
     balanced_split,
@@ -32,6 +41,12 @@ __all__ = [
     "balanced_split",
     "load_digits_images",
     "make_noisy_digits",
+    "make_shapes",
+    "SHAPES",
+    "load_photo_patches",
+    "GREY_PHOTOS",
+    "COLOUR_PHOTOS",
+    "load_faces",
     "load_breast_cancer_imbalanced",
     "load_wine_data",
     "load_cifar",
