@@ -109,6 +109,18 @@ default='constant'
         centred), in training, validation and prediction. Measured on the
         training part (after any validation split, before augmentation) by
         every ``fit`` and by the first ``partial_fit``.
+    precise_bn : bool, default=True
+        After the last epoch of each ``fit`` / ``partial_fit``, recompute the
+        running mean and variance of every BatchNorm layer of the module with
+        its final weights, as the plain average over one pass of the
+        method's own training batches, given clean (no mixing, augmentation
+        or generated features, as in prediction), in train mode and without
+        gradients ("precise BN"). The running statistics kept during
+        training average earlier weights and, for the mixing methods, mixed
+        inputs that a test input never resembles. No effect on a module
+        without BatchNorm (the default MLP); costs one forward pass over the
+        training data. The user guide's pitfalls page says when to turn it
+        off.
     data_placement : {'auto', 'device', 'host'}, default='auto'
         Where the training data lives during ``fit``. 'device': moved to
         the training device once, batches gathered there (fastest). 'host':
