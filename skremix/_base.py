@@ -51,6 +51,7 @@ from skremix._validation import (
     check_module,
     check_params,
     validate_fit_data,
+    validate_sample_weight,
     validate_X,
 )
 from skremix.augment import random_crop_flip
@@ -315,7 +316,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             yield
 
     # -------------------------------------------------------------- training
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialize and train the network on all of ``X`` and ``y``.
 
         Parameters
@@ -329,6 +330,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         y : array-like of shape (n_samples,)
             Class labels of any type (for a dataset ``X``, its labels in
             order).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights multiplying each sample's training loss
+            (with the class weights of ``rebalance``); a mixed sample's
+            weight is mixed as its label is. None, or all ones, trains
+            exactly as without weights. Not used by the validation loss,
+            the class counts or the samplers. See the user guide's "Sample
+            weights".
         **fit_params : dict
             Passed to the module's ``forward``.
 
@@ -342,20 +350,21 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         # checked against them, as scikit-learn's warm-started estimators do.
         warm = self.warm_start and self.__sklearn_is_fitted__()
         X, y = self._validate_fit_input(X, y, reset=not warm)
+        sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=True)
         check_input_params(self)
         self._check_compile()
         self._check_method_params()
         # Input statistics are measured anew by every fit (standardize).
         for name in ("input_mean_", "input_std_"):
             self.__dict__.pop(name, None)
-        with self._seeded():
+        with self._seeded(), self._weighted(sample_weight):
             if not warm:
                 self.initialize()
                 check_module(self)
             self._run_training(X, y, fit_params)
         return self
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing.
 
         Parameters
@@ -366,6 +375,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Labels; on later calls they must be among ``classes_``.
         classes : array-like, default=None
             All labels, required on the first call when ``y`` lacks some.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this call's samples, as in :meth:`fit`.
         **fit_params : dict
             Passed to the module's ``forward``.
 
@@ -379,15 +390,42 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         X, y = self._validate_fit_input(
             X, y, reset=first, classes=classes if first else None
         )
+        sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=False)
         check_input_params(self)
         self._check_compile()
         self._check_method_params()
-        with self._seeded():
+        with self._seeded(), self._weighted(sample_weight):
             if not self.initialized_:
                 self.initialize()
                 check_module(self)
             self._run_training(X, y, fit_params)
         return self
+
+    @contextmanager
+    def _weighted(self, sample_weight):
+        """Hold the validated sample weights (one per row of ``X``, or None)
+        for the batch iterator of this ``fit`` / ``partial_fit`` call."""
+        self.__dict__["_sample_weight"] = sample_weight
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_sample_weight", None)
+
+    def _train_sample_weight(self, dataset):
+        """The sample weights of the training part ``dataset``, on the
+        device of its labels; None without weights."""
+        weights = self.__dict__.get("_sample_weight")
+        if weights is None:
+            return None
+        part = _loop.dataset_weights(dataset, weights)
+        if part is None:
+            raise ValueError(
+                f"{type(self).__name__} cannot match sample_weight to the training "
+                f"part {type(dataset).__name__} returned by train_split: use a "
+                "train_split that returns torch Subsets of its input, as "
+                "skorch's ValidSplit does."
+            )
+        return part
 
     def _run_training(self, X, y, fit_params):
         """The body of skorch's ``NeuralNet.partial_fit`` (skorch 1.4), through
@@ -761,6 +799,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 X, y = X.to(device), y.to(device)
                 if self.channels_last and X.ndim == 4:
                     X = X.contiguous(memory_format=torch.channels_last)
+            weights = self._train_sample_weight(dataset)
             return _loop.TensorBatches(
                 X,
                 y,
@@ -768,6 +807,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 device,
                 len(_loop.chunks(range(len(X)), batch_size)),
                 pin=X.device.type == "cpu" and torch.device(device).type == "cuda",
+                weights=None if weights is None else weights.to(y.device),
             )
         n = len(X)
         return _loop.TensorBatches(
@@ -816,7 +856,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             order = torch.randperm(n, device=y.device)
         return _loop.chunks(order, batch_size)
 
-    def train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, sample_weight=None, **fit_params):
         """The forward pass of a training step: the hook a method overrides.
 
         Called by :meth:`train_step_single` with the module in train mode, on
@@ -827,17 +867,19 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         runs the backward pass. During training, :meth:`fit_state` gives the
         class counts and ``rng_`` (a :class:`numpy.random.Generator` seeded
         from ``random_state``) the host randomness; torch's global generator
-        is seeded too. The base (ERM) is a plain forward pass.
+        is seeded too. The base (ERM) is a plain forward pass. A method that
+        takes ``sample_weight`` returns the weights of its rows in the
+        step; ``fit`` refuses sample weights for a method that does not.
 
         %(train_forward_params)s
 
         Returns
         -------
         step : skremix.base.TrainStep
-            Logits, targets (indices or probabilities), extra losses and
-            records.
+            Logits, targets (indices or probabilities), extra losses,
+            records and the rows' sample weights.
         """
-        return TrainStep(self.infer(X, **fit_params), y)
+        return TrainStep(self.infer(X, **fit_params), y, sample_weight=sample_weight)
 
     # Override of skorch 1.4 NeuralNet.train_step_single: the method hook train_forward, extra losses and records.
     def train_step_single(self, batch, **fit_params):
@@ -852,9 +894,22 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         Xi = _loop.as_float(Xi)  # uint8 batches from a DataLoader
         if self.augment is not None:
             Xi = self._augment_batch(Xi)
-        step = self.train_forward(Xi, yi, **fit_params)
+        weights = getattr(batch, "sample_weight", None)
+        if weights is None:
+            step = self.train_forward(Xi, yi, **fit_params)
+        else:
+            step = self.train_forward(Xi, yi, sample_weight=weights, **fit_params)
         y_pred = step.logits
-        loss = self.get_loss(y_pred, step.targets, X=Xi, training=True)
+        if step.sample_weight is None:
+            loss = self.get_loss(y_pred, step.targets, X=Xi, training=True)
+        else:
+            loss = self.get_loss(
+                y_pred,
+                step.targets,
+                X=Xi,
+                training=True,
+                sample_weight=step.sample_weight,
+            )
         for name, value in step.extra_losses.items():
             loss = loss + value
             value = value.detach()
@@ -909,15 +964,35 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.history.record(prefix + "_batch_count", batch_count)
 
     # Override of skorch 1.4 NeuralNetClassifier.get_loss: soft targets, class weights, LDAM.
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight=None):
         """Mean over the batch of the per-sample cross-entropy.
 
         In training, soft targets are accepted and the class weights of
-        ``rebalance='rw'`` / ``'drw'`` apply: the weighted per-sample losses
-        are divided by the batch size (not by the sum of the weights, as the
+        ``rebalance='rw'`` / ``'drw'`` apply, times the rows'
+        ``sample_weight`` when given: the weighted per-sample losses are
+        divided by the batch size (not by the sum of the weights, as the
         reference DRW code does), the same normalisation for every method.
         With ``loss='ldam'`` the logits get the LDAM margins and scale in
         training, the scale alone at validation.
+
+        Parameters
+        ----------
+        y_pred : torch.Tensor of shape (B, C) or tuple
+            Logits (a tuple's first element).
+        y_true : torch.Tensor of shape (B,) or (B, C)
+            Class indices, or probability rows in training.
+        X : object, default=None
+            The batch's inputs; unused.
+        training : bool, default=False
+            Training loss (class weights, LDAM margins, sample weights) or
+            validation loss (plain cross-entropy).
+        sample_weight : torch.Tensor of shape (B,), default=None
+            The rows' weights in training; None weights every row 1.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
         """
         if isinstance(y_pred, tuple):
             y_pred = y_pred[0]
@@ -928,7 +1003,12 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         state = self.fit_state(y_pred.device)
         weight = state.weights if self._rebalance_active(("rw", "drw")) else None
         return batch_loss(
-            y_pred, y_true, weight, ldam_margins=state.ldam_margins, ldam_s=self.ldam_s
+            y_pred,
+            y_true,
+            weight,
+            ldam_margins=state.ldam_margins,
+            ldam_s=self.ldam_s,
+            sample_weight=sample_weight,
         )
 
     # ------------------------------------------------------------- predicting

@@ -196,6 +196,9 @@ _TRAIN_FORWARD_PARAMS_DOC = """Parameters
             The batch's inputs.
         y : torch.Tensor of shape (B,)
             The batch's class indices (0 to C - 1, in ``classes_`` order).
+        sample_weight : torch.Tensor of shape (B,) or None, default=None
+            The batch's sample weights, when ``fit`` was given some (never
+            all ones); None otherwise.
         **fit_params : dict
             Passed to the module's ``forward``."""
 

@@ -25,31 +25,71 @@ class TensorBatches:
     training set moved there once) batches are gathered there; on the host
     (data larger than the device, or a memmap) each batch is gathered on the
     host and moved on its own, from pinned memory when ``pin`` is set.
+    With per-sample ``weights`` (on the device of ``y``), each batch is a
+    :class:`WeightedBatch` carrying the weights of its rows.
     """
 
-    def __init__(self, X, y, batches, device, n_batches, pin=False):
+    def __init__(self, X, y, batches, device, n_batches, pin=False, weights=None):
         self.X = X
         self.y = y
         self.batches = batches
         self.device = device
         self.n_batches = n_batches
         self.pin = pin
+        self.weights = weights
 
     def __iter__(self):
         for idx in self.batches():
             Xb = self.X[idx]
             yb = None if self.y is None else self.y[idx]
+            wb = None if self.weights is None else self.weights[idx]
             if Xb.device != torch.device(self.device):
                 if self.pin:
                     Xb = Xb.pin_memory()
                 Xb = Xb.to(self.device, non_blocking=True)
                 yb = None if yb is None else yb.to(self.device, non_blocking=True)
-            yield as_float(Xb), yb
+                wb = None if wb is None else wb.to(self.device, non_blocking=True)
+            if wb is None:
+                yield as_float(Xb), yb
+            else:
+                yield WeightedBatch(as_float(Xb), yb, wb)
 
     def __len__(self):
         # The planned count: never re-draws an epoch (that would consume the
         # random state and change the fit).
         return self.n_batches
+
+
+class WeightedBatch(tuple):
+    """An ``(X, y)`` batch that also carries the sample weights of its rows.
+
+    A 2-tuple for skorch and the callbacks (``X, y = batch``); the training
+    step reads ``batch.sample_weight``.
+    """
+
+    def __new__(cls, X, y, sample_weight):
+        batch = super().__new__(cls, (X, y))
+        batch.sample_weight = sample_weight
+        return batch
+
+    def __getnewargs__(self):
+        # copy and pickle rebuild the batch with its weights.
+        return (*self, self.sample_weight)
+
+
+def dataset_weights(dataset, weights):
+    """The rows of ``weights`` (one per sample of the data passed to ``fit``)
+    that belong to ``dataset``: the whole skorch Dataset, or a Subset of it
+    (a validation split); None when ``dataset`` is neither."""
+    if isinstance(dataset, Subset):
+        inner = dataset_weights(dataset.dataset, weights)
+        if inner is None:
+            return None
+        idx = torch.as_tensor(np.asarray(dataset.indices), dtype=torch.long)
+        return inner[idx.to(inner.device)]
+    if isinstance(dataset, SkorchDataset) and len(dataset) == len(weights):
+        return weights
+    return None
 
 
 def dataset_tensors(dataset):

@@ -169,7 +169,7 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def _check_method_layers(self):
         self._mix_layer_name()
 
-    def train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, sample_weight=None, **fit_params):
         """Weaken the batch's hidden features at ``mix_layer`` (Algorithm 1).
 
         %(train_forward_params)s
@@ -177,7 +177,9 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         Returns
         -------
         step : skremix.base.TrainStep
-            The logits of the weakened forward pass and the unchanged labels.
+            The logits of the weakened forward pass and the unchanged labels
+            and sample weights (a weakened sample keeps its label, so its
+            weight).
         """
         layer = self._mix_layer_name()
         concentration = torch.full((), float(self.alpha), device=X.device)
@@ -188,4 +190,4 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         perm = torch.randperm(len(X), device=X.device)
         with transform_output_at(self.module_, layer, lambda h: mfw_mix(h, lam, perm)):
             logits = self.infer(X, **fit_params)
-        return TrainStep(logits, y)
+        return TrainStep(logits, y, sample_weight=sample_weight)

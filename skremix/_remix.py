@@ -183,7 +183,7 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def _hooks_layers(self):
         return self.mix == "manifold"
 
-    def train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, sample_weight=None, **fit_params):
         """Mix the batch with a shuffled copy and relabel the pairs (Eq. 10).
 
         %(train_forward_params)s
@@ -191,7 +191,9 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         Returns
         -------
         step : skremix.base.TrainStep
-            The logits of the mixed batch and its Remix soft labels.
+            The logits of the mixed batch, its Remix soft labels and, with
+            sample weights, each mixed sample's weight mixed with the
+            coefficient of its label: ``lam_y * w_i + (1 - lam_y) * w_j``.
         """
         lam = sample_lambda(self.alpha, self.rng_)
         perm = torch.randperm(len(X), device=X.device)
@@ -211,4 +213,7 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         lam_y = remix_label_factor(
             lam, counts[y], counts[y[perm]], self.kappa, self.tau
         )
-        return TrainStep(logits, mixed_targets(y, perm, lam_y, len(self.classes_)))
+        targets = mixed_targets(y, perm, lam_y, len(self.classes_))
+        if sample_weight is not None:
+            sample_weight = mixup(sample_weight, lam_y, perm)
+        return TrainStep(logits, targets, sample_weight=sample_weight)

@@ -176,7 +176,7 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         batches = torch.as_tensor(np.asarray(list(sampler)), device=y.device)
         return list(batches.unbind(0))
 
-    def train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, sample_weight=None, **fit_params):
         """Mix the (class-balanced) batch with a shuffled copy.
 
         %(train_forward_params)s
@@ -184,9 +184,14 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         Returns
         -------
         step : skremix.base.TrainStep
-            The logits of the mixed batch and its mixup soft labels.
+            The logits of the mixed batch, its mixup soft labels and, with
+            sample weights, each mixed sample's weight mixed as its label:
+            ``lam * w_i + (1 - lam) * w_j``.
         """
         lam = sample_lambda(self.alpha, self.rng_)
         perm = torch.randperm(len(X), device=X.device)
         logits = self.infer(mixup(X, lam, perm), **fit_params)
-        return TrainStep(logits, mixed_targets(y, perm, lam, len(self.classes_)))
+        targets = mixed_targets(y, perm, lam, len(self.classes_))
+        if sample_weight is not None:
+            sample_weight = mixup(sample_weight, lam, perm)
+        return TrainStep(logits, targets, sample_weight=sample_weight)

@@ -12,7 +12,7 @@ from skremix._docstrings import fill_doc
 from skremix.base import TrainStep
 from skremix.callbacks import call_epoch
 from skremix.mixing import resolve_layer, transform_output_at
-from skremix.nn import RSG
+from skremix.nn import RSG, frequent_class_mask, generation_pairs
 
 __all__ = ["RSGClassifier"]
 
@@ -285,7 +285,7 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     def _hooks_layers(self):
         return True
 
-    def train_forward(self, X, y, **fit_params):
+    def train_forward(self, X, y, sample_weight=None, **fit_params):
         """Run the batch through RSG at ``mix_layer``.
 
         %(train_forward_params)s
@@ -295,7 +295,9 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         step : skremix.base.TrainStep
             Logits and labels of the batch with the generated samples
             appended, the weighted CESC and MV losses, and the number of
-            generated samples as the record ``rsg_generated``.
+            generated samples as the record ``rsg_generated``. With sample
+            weights, a generated sample takes the weight of the real
+            rare-class sample it was made from.
         """
         counts = self.fit_state(X.device).counts
         generate = call_epoch(self) >= self._plain_epochs()
@@ -323,4 +325,23 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
             "rsg_cesc": self.lambda_cesc * out.cesc_loss,
             "rsg_mv": self.lambda_mv * out.mv_loss,
         }
-        return TrainStep(logits, out.targets, extra, {"rsg_generated": out.n_generated})
+        if sample_weight is not None and out.n_generated:
+            sample_weight = torch.cat(
+                [sample_weight, sample_weight[self._generation_sources(y, counts)]]
+            )
+        return TrainStep(
+            logits,
+            out.targets,
+            extra,
+            {"rsg_generated": out.n_generated},
+            sample_weight=sample_weight,
+        )
+
+    def _generation_sources(self, y, counts):
+        """The batch row of the real rare-class sample behind each generated
+        sample, in the order RSG appends them: the rare rows do not depend
+        on the random pairing with frequent samples (:func:`generation_pairs`
+        with the identity order draws nothing)."""
+        is_frequent = frequent_class_mask(counts, self.rsg_.frequent_ratio)[y]
+        order = torch.arange(int(is_frequent.sum()), device=y.device)
+        return generation_pairs(is_frequent, self.rsg_.transfer_strength, order)[1]

@@ -5,6 +5,7 @@ here runs before any training."""
 from __future__ import annotations
 
 import copy
+import inspect
 import numbers
 import warnings
 
@@ -15,7 +16,8 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
+from torch.utils.data import DataLoader
 
 __all__: list[str] = []
 
@@ -230,6 +232,55 @@ def validate_fit_data(estimator, X, y, *, reset, classes=None):
         y = check_target_type(y)
     X, y = validate_X(estimator, X, reset=reset, y=y)
     return as_tensor(X), encode_labels(estimator, y, reset=reset, classes=classes)
+
+
+def validate_sample_weight(estimator, sample_weight, X, y, *, fit):
+    """Check ``sample_weight`` of ``fit`` / ``partial_fit`` (sklearn's
+    checks and wording) against the validated ``X`` and encoded ``y``.
+
+    Returns a float32 tensor of one weight per sample, or None for no
+    weights and for all-ones weights (the unweighted training path, bit
+    for bit). In ``fit``, weights that leave fewer than two classes with a
+    non-zero weight are refused, as removing those samples would be.
+    """
+    if sample_weight is None:
+        return None
+    name = type(estimator).__name__
+    if not isinstance(X, torch.Tensor):
+        raise ValueError(
+            f"sample_weight is not supported with a Dataset as X in {name}; "
+            "pass the inputs as an array or tensor, or weight the classes "
+            "with rebalance='rw' / 'drw'."
+        )
+    if isinstance(sample_weight, torch.Tensor):
+        sample_weight = _tensor_to_numpy(sample_weight, "sample_weight")
+    weights = _check_sample_weight(
+        sample_weight, np.empty((len(y), 0)), dtype=np.float64, ensure_non_negative=True
+    )
+    if np.all(weights == 1.0):
+        return None
+    labels = y.numpy()
+    if fit and len(np.unique(labels)) > 1 and len(np.unique(labels[weights > 0])) < 2:
+        raise ValueError(
+            "Classifier can't train when only one class has a non-zero "
+            f"sample_weight: y's samples of weight > 0 are all of class "
+            f"{estimator.classes_[labels[weights > 0][0]]!r}."
+        )
+    if "sample_weight" not in inspect.signature(estimator.train_forward).parameters:
+        raise TypeError(
+            f"{name}.train_forward takes no sample_weight, so {name} cannot "
+            "train with sample weights: give train_forward a sample_weight=None "
+            "parameter and return the weights of its rows in the TrainStep "
+            "(see the user guide's 'Write your own method')."
+        )
+    iterator = estimator.iterator_train
+    if iterator is not DataLoader:
+        raise ValueError(
+            f"sample_weight needs skremix's batch loop, which replaces the "
+            f"DataLoader; {name} has iterator_train={iterator!r}. Leave "
+            "iterator_train as DataLoader to train with sample weights."
+        )
+    return torch.from_numpy(weights.astype(np.float32))
 
 
 def _check_lr_milestones(estimator):

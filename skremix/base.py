@@ -40,6 +40,13 @@ class TrainStep(NamedTuple):
     records : mapping of str to object, default={}
         Other per-batch values to record in ``history_`` (e.g. RSG's number
         of generated samples). Device tensors are read back once per epoch.
+    sample_weight : torch.Tensor of shape (B',) or None, default=None
+        Per-row weights of the loss, when ``fit`` was given
+        ``sample_weight``: each row's loss is multiplied by its weight
+        before the mean over the rows. A mixed row's weight is mixed with
+        the coefficient of its label (:func:`skremix.mixing.mixup` of the
+        batch's weights); a generated row takes the weight of the sample it
+        was made from. None weights every row 1.
 
     See Also
     --------
@@ -58,6 +65,7 @@ class TrainStep(NamedTuple):
     targets: torch.Tensor
     extra_losses: Mapping[str, torch.Tensor] = _EMPTY
     records: Mapping[str, object] = _EMPTY
+    sample_weight: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

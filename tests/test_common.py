@@ -29,6 +29,15 @@ EXPECTED_FAILED = {
         "skorch's NeuralNet.__init__ sets history_, initialized_ and "
         "virtual_params_; skremix builds on skorch rather than forking it."
     ),
+    # sklearn marks its own stochastic estimators (bagging, boosting, SGD
+    # solvers) alike. tests/test_sample_weight.py checks the equivalence where
+    # it holds: full-batch SGD, the repeated data's learning rate times sum(w) / n.
+    "check_sample_weight_equivalence_on_dense_data": (
+        "sample_weight is not equivalent to removing/repeating samples in "
+        "mini-batch training: repeated rows make more batches, drawn in "
+        "another order, and the mixing methods pair each row with a random "
+        "partner; weights equal repetition in expectation only."
+    ),
 }
 
 

@@ -177,10 +177,10 @@ def test_gradient_reaches_the_partner_feature(monkeypatch):
 
     monkeypatch.setattr(skremix._mfw, "mfw_mix", recording)
     module.train()
-    logits, targets, extra, records = clf.train_forward(Xt, yt)
+    logits, targets, extra, records, weights = clf.train_forward(Xt, yt)
     assert (
-        torch.equal(targets, yt) and extra == {} and records == {}
-    )  # hard, unchanged labels
+        torch.equal(targets, yt) and extra == {} and records == {} and weights is None
+    )  # hard, unchanged labels, no sample weights
     (lam, perm), (_, z, _) = perm_used[0], module.calls[0]
     i = int(torch.nonzero(perm != torch.arange(10))[0])  # a sample with a partner
     logits[i].sum().backward()

@@ -37,8 +37,8 @@ def step_inputs(monkeypatch):
 def test_training_targets_follow_eq10(step_inputs, monkeypatch, lam, expected):
     clf, Xb, yb, _ = step_inputs
     monkeypatch.setattr(remix_module, "sample_lambda", lambda alpha, rng: lam)
-    logits, targets, extra, _ = clf.train_forward(Xb, yb)
-    assert logits.shape == (4, 3) and extra == {}
+    logits, targets, extra, _, weights = clf.train_forward(Xb, yb)
+    assert logits.shape == (4, 3) and extra == {} and weights is None
     assert torch.allclose(targets, torch.tensor(expected, dtype=torch.float32))
 
 

@@ -65,14 +65,16 @@ def batch_loss(
     *,
     ldam_margins: torch.Tensor | None = None,
     ldam_s: float = 30.0,
+    sample_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The training loss of a skremix batch: the mean per-sample loss.
 
-    Cross-entropy, with class weights ``weight`` when given (re-weighting)
-    and LDAM margins when ``ldam_margins`` is given. The weighted per-sample
-    losses are divided by the batch size, never by the sum of the weights
-    (the reference DRW code divides by the weights' sum): every method and
-    every re-balancing mode gets the same normalisation.
+    Cross-entropy, with class weights ``weight`` when given (re-weighting),
+    LDAM margins when ``ldam_margins`` is given, and each row's loss times
+    its ``sample_weight`` when given. The weighted per-sample losses are
+    divided by the batch size, never by the sum of the weights (the
+    reference DRW code divides by the weights' sum): every method and every
+    re-balancing mode gets the same normalisation.
 
     Parameters
     ----------
@@ -89,6 +91,9 @@ def batch_loss(
         targets.
     ldam_s : float, default=30.0
         Logit scale of LDAM; used only with ``ldam_margins``.
+    sample_weight : torch.Tensor of shape (B,), default=None
+        Per-row weights multiplying each row's (class-weighted) loss before
+        the mean over the rows; None weights every row 1.
 
     Returns
     -------
@@ -106,7 +111,18 @@ def batch_loss(
     >>> logits = torch.zeros(2, 2)  # softmax = (0.5, 0.5): each loss is log 2
     >>> batch_loss(logits, torch.tensor([0, 1]), torch.tensor([1.0, 3.0]))
     tensor(1.3863)
+
+    Sample weights multiply the rows' losses: ``(0 + 2 log 2) / 2``.
+
+    >>> batch_loss(logits, torch.tensor([0, 1]), sample_weight=torch.tensor([0.0, 2.0]))
+    tensor(0.6931)
     """
+    if sample_weight is not None:
+        return (
+            _per_sample_loss(logits, targets, weight, ldam_margins, ldam_s)
+            .mul(sample_weight.to(device=logits.device, dtype=torch.float32))
+            .mean()
+        )
     if ldam_margins is not None:
         if targets.ndim == 2:
             return ldam_cross_entropy(
@@ -120,3 +136,16 @@ def batch_loss(
             logits.float(), targets.long(), weight=weight, reduction="none"
         ).mean()
     return soft_cross_entropy(logits, targets, weight).mean()
+
+
+def _per_sample_loss(logits, targets, weight, ldam_margins, ldam_s):
+    """The per-row losses that :func:`batch_loss` averages."""
+    if ldam_margins is not None:
+        if targets.ndim == 2:
+            return ldam_cross_entropy(logits, targets, ldam_margins, ldam_s, weight)
+        logits = ldam_logits(logits, targets, ldam_margins, ldam_s)
+    if targets.ndim == 1:
+        return F.cross_entropy(
+            logits.float(), targets.long(), weight=weight, reduction="none"
+        )
+    return soft_cross_entropy(logits, targets, weight)
