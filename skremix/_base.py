@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import get_len, unpack_data
@@ -50,6 +50,7 @@ from skremix._validation import (
     check_input_params,
     check_module,
     check_params,
+    encode_labels,
     validate_fit_data,
     validate_sample_weight,
     validate_X,
@@ -253,8 +254,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return tags
 
     def __sklearn_is_fitted__(self):
-        return bool(self.__dict__.get("initialized_")) and hasattr(
-            self, "class_counts_"
+        # Fitted: trained by fit / partial_fit, or built by initialize() and
+        # given saved module parameters by load_params.
+        return bool(self.__dict__.get("initialized_")) and (
+            hasattr(self, "class_counts_") or bool(self.__dict__.get("_params_loaded"))
         )
 
     # ------------------------------------------------------------- validation
@@ -647,15 +650,109 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 kwargs["fused"] = True
         return args, kwargs
 
-    # Override of skorch 1.4 NeuralNet.initialize, guarded: the module needs the data's shape.
-    def initialize(self):
-        """Initialize the net; needs the data's shape, so only ``fit`` calls it."""
-        if not hasattr(self, "input_shape_"):
-            raise ValueError(
-                f"{type(self).__name__} builds its module from the training data: "
-                "call fit(X, y) instead of initialize()."
-            )
+    # Override of skorch 1.4 NeuralNet.initialize, extended: the module needs the input shape and the classes.
+    def initialize(self, X=None):
+        """Build the module, criterion and optimizer for the input and classes.
+
+        ``fit`` calls it once it has seen the data. To build a net for
+        skorch's ``load_params`` without training it, set the ``classes``
+        parameter and pass a sample of the inputs as ``X`` (for rows,
+        ``module__n_features=d`` instead of ``X`` also works): the net is
+        then fitted once ``load_params`` has loaded the module's parameters
+        (see the user guide's "Saving and loading").
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, ...), default=None
+            Inputs in the layout the net will predict on (one sample is
+            enough; none is trained on): they set ``input_shape_`` and
+            ``n_features_in_``. None keeps those of the last ``fit``.
+
+        Returns
+        -------
+        self : object
+            The initialized net.
+        """
+        if X is not None or not hasattr(self, "input_shape_"):
+            self._describe_input(X)
+        self.__dict__.pop("_params_loaded", None)
         return super().initialize()
+
+    def _describe_input(self, X):
+        """Set the input shape and the classes without training data, for
+        :meth:`initialize`: from a sample ``X`` or ``module__n_features``,
+        and the ``classes`` parameter."""
+        name = type(self).__name__
+        way = (
+            "call fit(X, y), or, to load parameters saved by save_params, set the "
+            "classes parameter and call initialize(X) with a sample of the inputs "
+            "(for rows, module__n_features=d also works); see the user guide's "
+            "'Saving and loading'."
+        )
+        if self.classes is None:
+            raise ValueError(
+                f"{name} builds its module from the shape of the inputs and the "
+                f"classes: {way}"
+            )
+        if self.standardize:
+            raise ValueError(
+                f"standardize=True learns input statistics at fit (input_mean_, "
+                f"input_std_), which save_params does not save: pickle the fitted "
+                f"{name} instead, or standardize in a pipeline step before it."
+            )
+        if X is None:
+            n_features = self.get_params_for("module").get("n_features")
+            if n_features is None:
+                raise ValueError(
+                    f"{name} needs the shape of the inputs to build its module: {way}"
+                )
+            X = np.zeros((1, int(n_features)), dtype=np.float32)
+        check_params(self)
+        # validate_data requires a y with reset: one label per sample, unused.
+        validate_X(self, X, reset=True, y=np.zeros(_num_samples(X)))
+        encode_labels(self, np.asarray(self.classes), reset=True)
+
+    # Override of skorch 1.4 NeuralNet.load_params, extended: loaded module parameters make the net fitted.
+    def load_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        checkpoint=None,
+        use_safetensors=False,
+        **kwargs,
+    ):
+        """Load what ``save_params`` saved; the module's parameters make it fitted.
+
+        skorch's ``load_params`` (``f_rsg=...`` loads RSG's generator); the
+        net must be initialized first, by ``fit`` or by
+        :meth:`initialize` with a sample of the inputs.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : str or file, default=None
+            What skorch saved: the module's parameters, the optimizer's and
+            criterion's state, the history.
+        checkpoint : skorch.callbacks.Checkpoint, default=None
+            Load the files of a checkpoint instead.
+        use_safetensors : bool, default=False
+            Whether the files are in the safetensors format.
+        **kwargs : dict
+            ``f_<name>`` for other modules, e.g. ``f_rsg`` for RSG's
+            generator ``rsg_``.
+        """
+        super().load_params(
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            checkpoint=checkpoint,
+            use_safetensors=use_safetensors,
+            **kwargs,
+        )
+        if f_params is not None or checkpoint is not None:
+            self.__dict__["_params_loaded"] = True
 
     # Key of this method in a module's ``default_mix_layers`` dict.
     _mix_layer_key: str | None = None
