@@ -109,6 +109,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "lr_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
         "augment": [StrOptions({"crop_flip"}), callable, None],
         "standardize": ["boolean"],
+        "integer_inputs": [StrOptions({"float", "keep"})],
         "precise_bn": ["boolean"],
         "data_placement": [StrOptions({"auto", "device", "host"})],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
@@ -148,6 +149,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         channels_last=False,
         augment=None,
         standardize=False,
+        integer_inputs="float",
         precise_bn=True,
         data_placement="auto",
         mix_layer=None,
@@ -180,6 +182,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.ldam_s = ldam_s
         self.augment = augment
         self.standardize = standardize
+        self.integer_inputs = integer_inputs
         self.precise_bn = precise_bn
         self.data_placement = data_placement
         self.mix_layer = mix_layer

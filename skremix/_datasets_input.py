@@ -11,7 +11,7 @@ from skorch.helper import SliceDataset
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from skremix import _loop
-from skremix._validation import check_target_type, encode_labels
+from skremix._validation import check_target_type, encode_labels, keeps_integers
 
 __all__: list[str] = []
 
@@ -58,6 +58,14 @@ def validate_dataset(estimator, X, y=None, *, reset, classes=None):
     """
     name = type(estimator).__name__
     shape, raw = sample_shape(estimator, X)
+    if keeps_integers(estimator):
+        dtype = _sample(X).dtype
+        if dtype in (torch.uint8, torch.bool) or dtype.is_floating_point:
+            raise ValueError(
+                f"integer_inputs='keep' takes dataset samples of an integer dtype "
+                f"other than uint8 (scaled as images are) for {name}; the first "
+                f"sample is {dtype}. Convert the samples to int64 in the dataset."
+            )
     if reset:
         estimator.input_shape_ = shape
         # Axis 1 of X as an array would be passed (channels, or the height of

@@ -109,6 +109,17 @@ default='constant'
         centred), in training, validation and prediction. Measured on the
         training part (after any validation split, before augmentation) by
         every ``fit`` and by the first ``partial_fit``.
+    integer_inputs : {'float', 'keep'}, default='float'
+        What an integer ``X`` is. 'float': numbers, cast to float32 (uint8
+        images, 3-d or 4-d, are scaled to [0, 1] per batch instead), for the
+        built-in modules and any module taking floats. 'keep': indices
+        (token ids, category codes) for a module that embeds them
+        (``torch.nn.Embedding`` / ``EmbeddingBag``): ``X`` must have an
+        integer dtype and reaches the module as int64, unscaled, in
+        training, validation and prediction. Mixing then happens at a
+        hidden layer only (``mix='manifold'`` of Remix, MFW, RSG); input
+        mixing, ``standardize`` and the built-in modules are refused. See
+        the user guide's "Text and other integer inputs".
     precise_bn : bool, default=True
         After the last epoch of each ``fit`` / ``partial_fit``, recompute the
         running mean and variance of every BatchNorm layer of the module with

@@ -173,6 +173,13 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
                     f"A list of mix_layer names is for mix='manifold' only (got "
                     f"mix={self.mix!r}, which mixes the input)."
                 )
+        if self.integer_inputs == "keep" and self.mix != "manifold":
+            raise ValueError(
+                f"mix={self.mix!r} mixes the inputs, which integer_inputs='keep' "
+                "makes indices (token ids, category codes): a mix of two indices "
+                "is not an index. Use mix='manifold' with mix_layer naming a "
+                "hidden layer after the embedding (e.g. mix_layer='hidden')."
+            )
         if self.mix == "cutmix" and len(self.input_shape_) != 3:
             raise ValueError(
                 "mix='cutmix' needs images of shape (n, h, w) or (n, c, h, w); "

@@ -146,6 +146,16 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         self.n_batches = n_batches
 
     def _check_method_params(self):
+        if self.integer_inputs == "keep":
+            raise ValueError(
+                "ReMixClassifier mixes the inputs (Algorithm 1), which "
+                "integer_inputs='keep' makes indices (token ids, category codes): "
+                "a mix of two indices is not an index. For hidden-layer mixing "
+                "after an embedding use RemixClassifier(mix='manifold', "
+                "mix_layer=...) (with tau=0 it is Manifold Mixup; with "
+                "rebalance='rs' its batches are re-sampled), MFWClassifier or "
+                "RSGClassifier with mix_layer."
+            )
         if self.rebalance in ("rs", "drs"):
             raise ValueError(
                 f"rebalance={self.rebalance!r} cannot be combined with "

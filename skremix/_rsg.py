@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._base import _ImbalancedNetBase
 from skremix._docstrings import fill_doc
+from skremix._validation import sample_zeros
 from skremix.base import TrainStep
 from skremix.callbacks import call_epoch
 from skremix.mixing import resolve_layer, transform_output_at
@@ -212,7 +213,7 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         try:
             self.module_.eval()
             with torch.no_grad():
-                self.module_(torch.zeros((1, *self.input_shape_), device=device))
+                self.module_(sample_zeros(self, 1, device))
         finally:
             handle.remove()
             self.module_.train(was_training)

@@ -91,9 +91,12 @@ def validate_X(estimator, X, *, reset, y=None):
         y = _tensor_to_numpy(y, "y")
     shape = getattr(X, "shape", None)
     _check_no_empty_axis(estimator, shape)
+    indices = keeps_integers(estimator)
     # uint8 images stay uint8 (a quarter of the memory of float32); batches
     # are scaled to [0, 1] on their way to the network (_loop.as_float).
-    keep_uint8 = getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
+    keep_uint8 = (
+        not indices and getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
+    )
     if not reset and shape is not None and len(shape) in (3, 4):
         sample = tuple(shape[1:]) if len(shape) == 4 else (1, *shape[1:])
         if sample != estimator.input_shape_:
@@ -101,11 +104,17 @@ def validate_X(estimator, X, *, reset, y=None):
                 f"X has samples of shape {sample}, but {type(estimator).__name__} "
                 f"was fitted on shape {estimator.input_shape_}."
             )
-    kw = dict(allow_nd=True, dtype=None if keep_uint8 else np.float32, reset=reset)
+    kw = dict(
+        allow_nd=True,
+        dtype=None if keep_uint8 or indices else np.float32,
+        reset=reset,
+    )
     if y is None and not reset:
         X = validate_data(estimator, X, **kw)
     else:
         X, y = validate_data(estimator, X, y, **kw)
+    if indices:
+        X = _as_indices(estimator, X)
     _check_no_empty_axis(estimator, X.shape)  # nested lists, once converted
     if X.ndim > 4:
         raise ValueError(
@@ -131,6 +140,30 @@ def validate_X(estimator, X, *, reset, y=None):
     if not X.flags.c_contiguous:
         X = np.ascontiguousarray(X)
     return X if y is None else (X, y)
+
+
+def keeps_integers(estimator):
+    """Whether integer inputs reach the module as integers
+    (``integer_inputs='keep'``)."""
+    return getattr(estimator, "integer_inputs", "float") == "keep"
+
+
+def _as_indices(estimator, X):
+    """An integer ``X`` as int64, for ``integer_inputs='keep'``."""
+    if not np.issubdtype(X.dtype, np.integer):
+        raise ValueError(
+            f"integer_inputs='keep' takes X of an integer dtype (token ids, "
+            f"category codes); got {X.dtype}. Pass integers, or use "
+            f"integer_inputs='float' for numeric features."
+        )
+    return X.astype(np.int64, copy=False)
+
+
+def sample_zeros(estimator, n, device):
+    """``n`` all-zero inputs of the fitted shape, for dry forward passes:
+    int64 (index 0) under ``integer_inputs='keep'``, else float32."""
+    dtype = torch.int64 if keeps_integers(estimator) else torch.float32
+    return torch.zeros((n, *estimator.input_shape_), dtype=dtype, device=device)
 
 
 def _tensor_to_numpy(t, name):
@@ -333,6 +366,22 @@ def _check_lr_milestones(estimator):
 def check_input_params(estimator):
     """Checks of the base's parameters that need the data's shape
     (``input_shape_``), run after input validation and before training."""
+    if keeps_integers(estimator):
+        name = type(estimator).__name__
+        if estimator.standardize:
+            raise ValueError(
+                "standardize=True cannot be used with integer_inputs='keep': "
+                "indices (token ids, category codes) have no mean or scale. "
+                "Use standardize=False."
+            )
+        if estimator.module is None:
+            raise ValueError(
+                f"integer_inputs='keep' passes integer indices to the module, and "
+                f"the built-in module {name} would build for shape "
+                f"{estimator.input_shape_} takes floats: pass a module that embeds "
+                "them (torch.nn.Embedding / EmbeddingBag), or use "
+                "integer_inputs='float' for numeric features."
+            )
     if isinstance(estimator.augment, str) and len(estimator.input_shape_) != 3:
         raise ValueError(
             f"augment={estimator.augment!r} needs images of shape (n, h, w) or "
@@ -371,7 +420,20 @@ def check_module(estimator):
     try:
         module.eval()
         with torch.no_grad():
-            out = module(torch.zeros((2, *estimator.input_shape_), device=device))
+            out = module(sample_zeros(estimator, 2, device))
+    except RuntimeError as exc:
+        embeds = any(
+            isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))
+            for m in module.modules()
+        )
+        if embeds and not keeps_integers(estimator):
+            raise ValueError(
+                f"The module of {name} embeds its input (it has an Embedding "
+                "layer) but received floats: integer X is cast to float32 unless "
+                "integer_inputs='keep' is set (token ids, category codes). "
+                f"The forward pass failed with: {exc}"
+            ) from exc
+        raise
     finally:
         module.train(was_training)
     out = out[0] if isinstance(out, tuple) else out
@@ -399,7 +461,7 @@ def check_batch_of_one(estimator, n_train):
     device = param.device if param is not None else torch.device("cpu")
     probe = copy.deepcopy(estimator.module_).train()
     try:
-        probe(torch.zeros((1, *estimator.input_shape_), device=device))
+        probe(sample_zeros(estimator, 1, device))
     except (ValueError, RuntimeError) as exc:
         raise ValueError(
             f"{type(estimator).__name__} cannot train on batches of one sample "

@@ -196,6 +196,8 @@ BASE_PARAMS = {
     "lr_warmup": ([0, 1, 5], [-1, 0.5]),
     "augment": ([None, _identity, _jitter], ["flip", 1]),
     "standardize": ([False, True], ["yes", None]),
+    # 'keep' needs an embedding module: tests/test_integer_inputs.py.
+    "integer_inputs": (["float"], ["index", None]),
     "data_placement": (["auto", "device", "host"], ["gpu", None]),
     "random_state": ([0, None, 123, np.random.RandomState(0)], ["seed", -1]),
     "device": (
