@@ -591,6 +591,7 @@ def test_deferred_divergence_raises_at_the_end_of_the_epoch(
         clf.fit(X, y)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize(
     "cls", [ERMClassifier, RemixClassifier, ReMixClassifier, MFWClassifier]
