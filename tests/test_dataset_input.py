@@ -66,9 +66,14 @@ def test_the_data_is_read_in_batches_not_loaded(images):
     X, y = images
     ds = ImageFolderLike(X, y)
     clf = ERMClassifier(max_epochs=2, batch_size=32, random_state=0).fit(ds, y)
-    assert ds.reads == 1 + 2 * len(X)  # the shape probe, then two epochs
+    # The shape probe, two epochs, then the BatchNorm recalibration's pass
+    # (precise_bn; the default ConvNet has BatchNorm layers).
+    assert ds.reads == 1 + 3 * len(X)
     clf.predict_proba(ds)
-    assert ds.reads == 1 + 3 * len(X) + 1
+    assert ds.reads == 1 + 4 * len(X) + 1
+    ds.reads = 0
+    ERMClassifier(max_epochs=2, batch_size=32, precise_bn=False).fit(ds, y)
+    assert ds.reads == 1 + 2 * len(X)
 
 
 def test_slice_dataset_in_a_grid_search_and_a_validation_split(images):
