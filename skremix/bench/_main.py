@@ -18,7 +18,12 @@ from skremix.bench._data import (
     load_data,
     make_splits,
 )
-from skremix.bench._methods import list_methods, make_estimator, method_info
+from skremix.bench._methods import (
+    DEFAULT_METHODS,
+    list_methods,
+    make_estimator,
+    method_info,
+)
 from skremix.bench._report import (
     METRICS,
     ProgressBar,
@@ -37,9 +42,12 @@ __all__ = ["main", "DEFAULTS", "QUICK"]
 
 
 def _resolve_methods(text):
-    """The methods to run, in the order given (all by default)."""
+    """The methods to run, in the order given (``DEFAULT_METHODS`` by
+    default, every method for ``all``)."""
     names = list_methods()
     if text is None:
+        chosen = list(DEFAULT_METHODS)
+    elif text.strip() == "all":
         chosen = names
     else:
         chosen = [t.strip() for t in text.split(",") if t.strip()]

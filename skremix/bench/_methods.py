@@ -222,6 +222,26 @@ def _skremix_class(name: str):
     return getattr(skremix, name)
 
 
+#: The methods ``skremix-bench`` runs without ``--methods``: the plain
+#: skorch reference, re-weighting, imbalanced-learn's samplers, input Mixup,
+#: each paper's class at its defaults, the paper's plain Remix row and
+#: LDAM-DRW. The other variants run with ``--methods`` (or ``all``).
+DEFAULT_METHODS = (
+    "erm",
+    "rw",
+    "ros",
+    "rus",
+    "smote",
+    "mixup",
+    "remix",
+    "remix_plain",
+    "remix_sampling",
+    "mfw",
+    "rsg",
+    "ldam_drw",
+)
+
+
 def list_methods() -> list[str]:
     """List the benchmarked methods, in the order of the results table.
 

@@ -51,7 +51,7 @@ def _toy_plan(fold=None, methods=("erm", "rw")):
 @pytest.mark.parametrize(
     "first, n, evaluation, expected",
     [
-        (0, None, "holdout", [0, 1, 2]),  # DEFAULTS: 3 seeds
+        (0, None, "holdout", [0, 1, 2, 3, 4]),  # DEFAULTS: 5 seeds
         (4, None, "cv", [4]),  # cv: one seed, its folds are the repeats
         (2, 2, "cv", [2, 3]),
         (1, 1, "holdout", [1]),
@@ -77,13 +77,22 @@ def test_plan_holdout(npz_30_per_class):
     plan = _main._plan(
         _parsed(["--data", str(npz_30_per_class), "--imbalance", "none"])
     )
-    assert plan.methods == _main.list_methods()
+    assert plan.methods == list(_main.DEFAULT_METHODS)
     assert plan.device in ("cpu", "cuda")
-    assert plan.seeds == [0, 1, 2]
+    assert plan.seeds == [0, 1, 2, 3, 4]
     # a quarter of the smallest class: 30 / 4 = 7.5, rounded to 8
     assert plan.test_per_class == 8
-    assert [(s.seed, s.fold) for s in plan.splits] == [(0, None), (1, None), (2, None)]
+    assert [(s.seed, s.fold) for s in plan.splits] == [(k, None) for k in range(5)]
     assert plan.first_split_counts() == ([22, 22, 22], [8, 8, 8])
+
+
+def test_default_methods_are_known_and_all_runs_every_method():
+    assert set(_main.DEFAULT_METHODS) <= set(_main.list_methods())
+    # Each paper's class at its defaults and the plain skorch reference.
+    for name in ("erm", "remix", "remix_sampling", "mfw", "rsg"):
+        assert name in _main.DEFAULT_METHODS
+    assert _main._resolve_methods("all") == _main.list_methods()
+    assert _main._resolve_methods("mfw, erm") == ["mfw", "erm"]
 
 
 def test_plan_cv(npz_30_per_class):
