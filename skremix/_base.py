@@ -1,7 +1,7 @@
 """The one skorch base shared by every skremix classifier.
 
 It holds the scikit-learn contract (validation, label encoding, fitted
-attributes), the default modules, device and seeding, class counts measured
+attributes), the default modules, device and seeding, class counts taken
 on the data actually trained on, the deferred re-weighting / re-sampling of
 Cao et al., and a fast in-memory batch loop. A method subclass overrides
 only :meth:`_ImbalancedNetBase.train_forward` (and, for re-sampling
@@ -360,7 +360,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         check_input_params(self)
         self._check_compile()
         self._check_method_params()
-        # Input statistics are measured anew by every fit (standardize).
+        # Input statistics are computed anew by every fit (standardize).
         for name in ("input_mean_", "input_std_"):
             self.__dict__.pop(name, None)
         with self._seeded(), self._weighted(sample_weight):
@@ -985,7 +985,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     def train_step_single(self, batch, **fit_params):
         """Run the method's :meth:`train_forward`, the loss and its backward pass."""
         # skorch sets train mode on every module at every step; walking the
-        # module tree costs about 5% of a small network's step. Evaluation
+        # module tree is a visible part of a small network's step. Evaluation
         # (validation, a callback predicting) puts module_ in eval mode, so
         # its flag tells when the walk is needed.
         if not self.module_.training:
@@ -1175,8 +1175,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """skorch 1.4's ``NeuralNet.predict_proba`` loop, writing each batch's
         probabilities into one preallocated array: keeping every batch's
         small output alive between the large temporaries of the next ones
-        fragments the host heap (measured: 3 MiB of resident memory per
-        batch of 512 32x32 images, 0 with the preallocated array)."""
+        fragments the host heap, so resident memory grows with every batch."""
         nonlin = self._get_predict_nonlinearity()
         proba, start = None, 0
         try:

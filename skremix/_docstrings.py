@@ -106,7 +106,7 @@ default='constant'
         Subtract the mean and divide by the standard deviation of the
         training inputs, per channel for images and per feature for rows
         (``input_mean_``, ``input_std_``; a constant channel is only
-        centred), in training, validation and prediction. Measured on the
+        centred), in training, validation and prediction. Computed on the
         training part (after any validation split, before augmentation) by
         every ``fit`` and by the first ``partial_fit``.
     integer_inputs : {'float', 'keep'}, default='float'

@@ -107,13 +107,12 @@ class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     after ``layer2``, every placement above ERM). On the built-in MLP and
     ConvNet it is after their second block. With the default
     ``rebalance='drw'`` (and ``rebalance_start=0.8``) this is the paper's
-    "MFW w/ DRW", which beat plain training in the quality matrix where
-    MFW alone did not (+5.48 points of balanced accuracy, 95% interval
-    [+4.02, +6.93], on the confirmation settings); ``rebalance=None`` gives
-    the paper's MFW row. ``beta=2.0`` is the default on every profile
-    because the paper's step value 0.01 scored lower on the step settings
-    of the quality matrix (``benchmarks/results/quality/``, made by ``benchmarks/bench_quality.py`` on 2026-11-29). Per-class training accuracy and the
-    classification ratio (Eq. 13), the paper's diagnostic, are recorded by
+    "MFW w/ DRW", chosen over MFW alone on the quality matrix;
+    ``rebalance=None`` gives the paper's MFW row. ``beta=2.0`` is the
+    default on every profile because the paper's step value 0.01 scored
+    lower there (figures in :ref:`quality`, ``benchmarks/results/quality/``).
+    Per-class training accuracy and the classification ratio (Eq. 13), the
+    paper's diagnostic, are recorded by
     :class:`skremix.callbacks.PerClassTrainingProgress`.
 
     References

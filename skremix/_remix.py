@@ -85,12 +85,10 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     ``rebalance=None``, lost to it at 10 and 30 epochs); ``'drs'`` gives
     Remix-DRS.
 
-    The defaults were chosen on the tuning settings of the quality matrix
-    (``benchmarks/results/quality/``, made by ``benchmarks/bench_quality.py`` on 2026-11-29): ``alpha=0.4`` scored higher than 1.0 there at 10 and 30
-    epochs; on the confirmation settings the two tie (-0.37 points of
-    balanced accuracy, 95% interval [-2.22, +1.48], 35 paired fits), while
-    Remix-DRW beat the paper's plain Remix by +5.83 [+3.75, +7.90]
-    (``defaults_vs_alternatives.txt`` there).
+    The defaults (``alpha=0.4``, ``rebalance='drw'``) were chosen on the
+    tuning settings of the quality matrix and checked on its confirmation
+    settings; the figures are in :ref:`quality`
+    (``benchmarks/results/quality/defaults_vs_alternatives.txt``).
 
     References
     ----------

@@ -84,16 +84,11 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
     over the classes present.
 
     The default ``lr_schedule='step'`` (x0.1 at 80% and x0.01 at 90% of
-    the epochs) differs from the other classifiers' constant rate: on the
-    quality matrix's tuning settings ReMix at a constant rate lost to plain
-    training (its class-balanced, mixed batches keep the last epochs noisy)
-    and gained with the decays; on the confirmation settings the step
-    schedule beat the constant rate by +4.04 points of balanced accuracy
-    (95% interval [+1.48, +6.60], 35 paired fits). ``balance='global'``
-    scored higher in the tuning runs; on the confirmation settings it is
-    -0.73 [-1.48, +0.02] against the paper's 'within_batch', at the edge of
-    seed noise. Both from the quality matrix (``benchmarks/results/quality/``, made by ``benchmarks/bench_quality.py`` on 2026-11-29,
-    ``defaults_vs_alternatives.txt``).
+    the epochs) differs from the other classifiers' constant rate: ReMix's
+    class-balanced, mixed batches keep the last epochs noisy, and the decays
+    quiet them. The step schedule and the paper's ``balance='within_batch'``
+    were chosen and checked on the quality matrix; the figures are in
+    :ref:`quality` (``benchmarks/results/quality/defaults_vs_alternatives.txt``).
 
     ReMix does its own re-sampling, so ``rebalance='rs'`` or ``'drs'`` is
     rejected with a ``ValueError`` at fit (re-sampling twice has no meaning).

@@ -120,18 +120,14 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
 
     The contrastive module's width defaults to ``min(256, channels at
     mix_layer)``: the paper's 256 on wide features, no wider than the
-    features on small networks. On ResNet-32's 32-channel 16x16 ``layer2``
-    maps, two 256-wide 3x3 convolutions cost 188.7M multiply-adds per pair,
-    2.74 ResNet-32 forward passes (68.9M); at width 32, 7.1M (counted with
-    forward hooks in the RSG speed work of 2026-11). A 1x1 kernel on vector
-    features or 1x1 maps computes what the centre tap of a 3x3 kernel
-    would, with 9 times fewer weights.
+    features on small networks, where two 256-wide 3x3 convolutions cost
+    more than the network's own forward pass (:class:`skremix.nn.RSG`,
+    Notes). A 1x1 kernel on vector features or 1x1 maps computes what the
+    centre tap of a 3x3 kernel would, with 9 times fewer weights.
 
     With the default ``rebalance='drw'`` this is RSG with deferred
-    re-weighting (which beat plain training in the quality matrix,
-    ``benchmarks/results/quality/``: +4.50 points of balanced accuracy over
-    RSG without it, 95% interval [+3.31, +5.69], on the confirmation
-    settings); with
+    re-weighting, chosen over RSG alone on the quality matrix (figures in
+    :ref:`quality`, ``benchmarks/results/quality/``); with
     ``loss='ldam'`` it is LDAM-DRW-RSG, the paper's best configuration;
     ``rebalance=None`` is RSG alone.
 

@@ -209,7 +209,7 @@ def build_parser():
         help="torch CPU threads of each fit; N parallel fits use up to N x THREADS "
         "threads (default: 1 when fits run in parallel, and for inputs of fewer "
         "than 1024 values, such as rows and 8x8 images, whose small networks "
-        "gain nothing from more threads and lose 10x or more when the cores "
+        "gain nothing from more threads and slow down many times when the cores "
         "are shared; torch's default otherwise)",
     )
     training.add_argument(

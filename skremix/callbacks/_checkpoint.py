@@ -100,7 +100,7 @@ class TrainingCheckpoint(Callback):
     non-deterministic kernels (cuDNN's default algorithms, atomics in
     scatter operations) can make the two fits differ in the last bits;
     ``torch.use_deterministic_algorithms(True)`` removes that. The data must
-    be the same: the class counts and input statistics are measured again
+    be the same: the class counts and input statistics are computed again
     from it. A checkpoint is a pickle: load only checkpoints you wrote.
 
     Examples

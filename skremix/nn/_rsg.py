@@ -92,9 +92,9 @@ class _CenterTerm(torch.autograd.Function):
     ``mean_n sum_k gamma_nk d_nk``, with ``gamma`` the soft assignment
     (:meth:`RSG.assignment`) and ``d`` the squared distances to the own
     class's centers (:func:`center_distances`): the same function as those
-    two compose, with the backward written out. Composed, autograd recorded
-    about 40 small operations and 25 backward nodes for this term, whose
-    fixed costs made up most of RSG's step on a small network.
+    two compose, with the backward written out. Composed, autograd records
+    dozens of small operations and backward nodes for this term, whose
+    fixed costs dominate RSG's step on a small network.
 
     Each sample needs its products with the K centers and K assignment
     weights of its own class. ``grouped`` (the CPU) computes only those: the
@@ -137,7 +137,7 @@ class _CenterTerm(torch.autograd.Function):
                 pooled.clone() if n_pos == 1 else pooled, idx, centers
             )
         logits = own[:, n_centers:] + bias.index_select(0, y)
-        # softmax written out: torch's kernel is ~2.5x slower on rows of 15
+        # softmax written out: torch's kernel is slower on rows of 15
         # (the default K), a width its vector path does not take.
         gamma = (logits - logits.amax(dim=1, keepdim=True)).exp_()
         gamma = gamma.div_(gamma.sum(dim=1, keepdim=True))
@@ -772,10 +772,8 @@ class RSG(nn.Module):
     and :func:`mv_length_loss` to float rounding. On the CPU each sample is
     multiplied with its own class's centers only (the batch laid out by
     class); on other devices with every class's, which needs no read-back of
-    the layout's size. In the MLP benchmark of ``benchmarks/bench_cost.py``
-    (``benchmarks/results/cost/cpu_rsg.txt``, 2 CPU cores) this took RSG's
-    fit from 1.41 to 1.25 times plain skorch's before generation and from
-    1.69 to 1.42 while generating.
+    the layout's size. What this saves is timed by
+    ``benchmarks/bench_cost.py`` (``benchmarks/results/cost/``).
 
     References
     ----------
