@@ -18,7 +18,8 @@ memory growth during the fit (RSS on CPU, ``max_memory_allocated`` on CUDA) and
 predict throughput; then predicts 1M tabular rows in bounded memory.
 
 ``--rsg-baseline DIR`` also times RSG with the generator module of another
-checkout (``DIR/skremix/nn/_rsg.py``, e.g. the files of a commit from
+checkout (``DIR/skremix/nn/_rsg_*.py``, or ``_rsg.py`` of older commits; e.g. the
+files of a commit from
 ``git archive <commit> | tar -x -C DIR``), interleaved with the current one:
 the rows "RSG contrastive, baseline" and "RSG generating, baseline". Before /
 after figures of a change to RSG made this way share the machine's load.
@@ -36,6 +37,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 
@@ -98,16 +100,36 @@ class PeakRSS:
 
 def baseline_rsg_classifier(path):
     """RSGClassifier whose generator is the ``RSG`` module of the checkout at
-    ``path`` (its ``skremix/nn/_rsg.py``, which imports only torch and numpy);
-    everything else is the current code.
+    ``path`` (its ``skremix/nn/_rsg_maths.py``, ``_rsg_autograd.py`` and
+    ``_rsg_module.py``, or the single ``_rsg.py`` of older commits, which
+    import only torch, numpy and each other); everything else is the current
+    code.
 
     The baseline generator is built with the current one's settings and starts
     from its initial weights, so both time the same computation.
     """
-    file = os.path.join(path, "skremix", "nn", "_rsg.py")
-    spec = importlib.util.spec_from_file_location("_baseline_rsg", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    folder = os.path.join(path, "skremix", "nn")
+    parts = ["_rsg_maths", "_rsg_autograd", "_rsg_module"]
+    if not os.path.exists(os.path.join(folder, "_rsg_module.py")):
+        parts = ["_rsg"]
+    saved = {
+        f"skremix.nn.{part}": sys.modules.get(f"skremix.nn.{part}") for part in parts
+    }
+    try:
+        # Each baseline file imports the earlier ones by their skremix names:
+        # point those names at the baseline while its files run.
+        for part in parts:
+            file = os.path.join(folder, part + ".py")
+            spec = importlib.util.spec_from_file_location(f"_baseline{part}", file)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules[f"skremix.nn.{part}"] = module
+    finally:
+        for name, current in saved.items():
+            if current is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = current
     settings = inspect.signature(module.RSG).parameters
 
     class BaselineRSGClassifier(RSGClassifier):

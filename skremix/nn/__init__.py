@@ -13,9 +13,7 @@ from skremix.nn._convnet import ConvNet
 from skremix.nn._heads import NormedLinear
 from skremix.nn._mlp import MLP
 from skremix.nn._resnet import ResNet32, ResNetCifar
-from skremix.nn._rsg import (
-    RSG,
-    RSGOutput,
+from skremix.nn._rsg_maths import (
     center_distances,
     frequent_class_mask,
     generation_pairs,
@@ -23,6 +21,7 @@ from skremix.nn._rsg import (
     mv_length_loss,
     n_generated,
 )
+from skremix.nn._rsg_module import RSG, RSGOutput
 
 __all__ = [
     "MLP",

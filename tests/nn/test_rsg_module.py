@@ -168,7 +168,7 @@ def test_per_class_products_match_the_gathered_form() -> None:
     # The module computes the assignment logits and the CESC distances with
     # one product against every class's table and a gather of the own class;
     # it must equal gathering each sample's table first.
-    from skremix.nn._rsg import _class_dot
+    from skremix.nn._rsg_maths import _class_dot
 
     rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
     x = torch.randn(9, 5, 2, 3)
@@ -187,7 +187,7 @@ def test_per_class_products_match_the_gathered_form() -> None:
 def test_convolutions_on_1x1_maps_take_the_matrix_product_path(kernel_size) -> None:
     # On 1x1 maps a padded kernel only meets the input with its centre tap:
     # the fast path must give the convolution's values and gradients.
-    from skremix.nn._rsg import _conv
+    from skremix.nn._rsg_autograd import _conv
 
     conv = torch.nn.Conv2d(6, 4, kernel_size, padding=kernel_size // 2)
     x = torch.randn(5, 6, 1, 1, requires_grad=True)
@@ -417,7 +417,7 @@ def test_fused_center_term_equals_the_public_functions(grouped, shape) -> None:
     # center_distances() compose, and the same gradients. grouped=True lays
     # the samples out by class (the CPU), False multiplies with every
     # class's table (CUDA).
-    from skremix.nn._rsg import _CenterTerm
+    from skremix.nn._rsg_autograd import _CenterTerm
 
     rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
     x = torch.randn(*shape)
@@ -442,7 +442,7 @@ def test_fused_center_term_equals_the_public_functions(grouped, shape) -> None:
 
 @pytest.mark.parametrize("grouped", [False, True])
 def test_fused_center_term_gradient_check(grouped) -> None:
-    from skremix.nn._rsg import _CenterTerm
+    from skremix.nn._rsg_autograd import _CenterTerm
 
     dt = torch.float64
     y = torch.tensor([0, 2, 2, 0, 2, 1, 2])
@@ -462,7 +462,7 @@ def test_fused_center_term_gradient_check(grouped) -> None:
 
 @pytest.mark.parametrize("shape", [(6, 5, 3, 2), (6, 5)])
 def test_fused_mv_terms_equal_the_public_functions(shape) -> None:
-    from skremix.nn._rsg import _mv_terms
+    from skremix.nn._rsg_autograd import _mv_terms
 
     t = torch.randn(*shape, requires_grad=True)
     r, v = torch.randn(*shape), torch.randn(*shape)
@@ -546,7 +546,7 @@ def test_bf16_autocast(shape) -> None:
 def test_fused_center_term_keeps_its_own_copy_of_vector_features(grouped) -> None:
     # The features after the hook may be changed in place by the network
     # (an in-place ReLU): the backward must not depend on them.
-    from skremix.nn._rsg import _CenterTerm
+    from skremix.nn._rsg_autograd import _CenterTerm
 
     rsg = _small_rsg(in_channels=5, n_classes=4, n_centers=3)
     pooled = torch.randn(6, 5)
@@ -568,7 +568,7 @@ def test_fused_generation_on_vectors_equals_the_composed_terms(kernel_size) -> N
     # On vector features the new samples and L_MV are one node with a
     # written-out backward (_FlatGeneration); the map path composes them
     # from _conv, the frozen contrastive module and the public MV terms.
-    from skremix.nn._rsg import _conv, _FlatGeneration
+    from skremix.nn._rsg_autograd import _conv, _FlatGeneration
 
     rsg = _small_rsg(kernel_size=kernel_size)
     c = rsg.contrastive
@@ -601,7 +601,7 @@ def test_fused_generation_on_vectors_equals_the_composed_terms(kernel_size) -> N
 
 @pytest.mark.parametrize("kernel_size", [1, 3])
 def test_fused_generation_gradient_check(kernel_size) -> None:
-    from skremix.nn._rsg import _FlatGeneration
+    from skremix.nn._rsg_autograd import _FlatGeneration
 
     rsg = _small_rsg(kernel_size=kernel_size).double()
     frozen = [p.detach() for p in rsg.contrastive.parameters()]
