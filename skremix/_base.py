@@ -355,20 +355,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         # A warm start keeps the fitted classes and input shape: new data is
         # checked against them, as scikit-learn's warm-started estimators do.
         warm = self.warm_start and self.__sklearn_is_fitted__()
-        X, y = self._validate_fit_input(X, y, reset=not warm)
-        sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=True)
-        check_input_params(self)
-        self._check_compile()
-        self._check_method_params()
-        # Input statistics are computed anew by every fit (standardize).
-        for name in ("input_mean_", "input_std_"):
-            self.__dict__.pop(name, None)
-        with self._seeded(), self._weighted(sample_weight):
-            if not warm:
-                self.initialize()
-                check_module(self)
-            self._run_training(X, y, fit_params)
-        return self
+        return self._check_and_train(
+            X, y, sample_weight, fit_params, reset=not warm, classes=None, fit=True
+        )
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing.
@@ -393,15 +382,34 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         first = not self.__sklearn_is_fitted__()
         check_params(self)
-        X, y = self._validate_fit_input(
-            X, y, reset=first, classes=classes if first else None
+        return self._check_and_train(
+            X,
+            y,
+            sample_weight,
+            fit_params,
+            reset=first,
+            classes=classes if first else None,
+            fit=False,
         )
-        sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=False)
+
+    def _check_and_train(self, X, y, sample_weight, fit_params, *, reset, classes, fit):
+        """The steps :meth:`fit` and :meth:`partial_fit` share, after
+        ``check_params``: validate ``X``, ``y`` (``reset``: learn the classes
+        and input shape anew) and ``sample_weight``; check the input, compile
+        and method parameters; then, under the seed and the sample weights,
+        initialize (a ``fit`` that starts afresh, or nothing initialized yet)
+        and train. Returns ``self``."""
+        X, y = self._validate_fit_input(X, y, reset=reset, classes=classes)
+        sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=fit)
         check_input_params(self)
         self._check_compile()
         self._check_method_params()
+        if fit:
+            # Input statistics are computed anew by every fit (standardize).
+            for name in ("input_mean_", "input_std_"):
+                self.__dict__.pop(name, None)
         with self._seeded(), self._weighted(sample_weight):
-            if not self.initialized_:
+            if (fit and reset) or not self.initialized_:
                 self.initialize()
                 check_module(self)
             self._run_training(X, y, fit_params)
