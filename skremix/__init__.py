@@ -3,8 +3,8 @@ scikit-learn classifiers on skorch and PyTorch."""
 
 from skremix._erm import ERMClassifier
 from skremix._mfw import MFWClassifier
-from skremix._remix import RemixClassifier
-from skremix._remix_sampling import ReMixClassifier
+from skremix._rebalanced_mixup import RemixClassifier
+from skremix._resampling_mixup import ReMixClassifier
 from skremix._rsg import RSGClassifier
 
 __version__ = "0.1.0.dev0"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from skremix._base import _ImbalancedNetBase
 from skremix._docstrings import fill_doc
+from skremix._net import _ImbalancedNetBase
 
 __all__ = ["ERMClassifier"]
 

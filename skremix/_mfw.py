@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _ImbalancedNetBase
 from skremix._docstrings import fill_doc
+from skremix._net import _ImbalancedNetBase
 from skremix.base import FitState, TrainStep
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 

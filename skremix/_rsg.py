@@ -7,8 +7,8 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _ImbalancedNetBase
 from skremix._docstrings import fill_doc
+from skremix._net import _ImbalancedNetBase
 from skremix._validation import sample_zeros
 from skremix.base import TrainStep
 from skremix.callbacks import call_epoch

@@ -1,32 +1,14 @@
-"""Shared fixtures: seeded imbalanced data, the classifier list, RNG-leak guard."""
+"""Shared fixtures: seeded imbalanced data and the RNG-leak guard. Helpers the
+tests import live in helper modules (``_classifiers.py``, ``_cifar_files.py``),
+not here."""
 
 import numpy as np
 import pytest
 import torch
 
-import skremix
-
 # Small nets on 2 cores: one intra-op thread avoids OpenMP spin-waiting when
 # tests run beside other processes (GridSearchCV n_jobs=2, CI neighbours).
 torch.set_num_threads(1)
-
-
-def all_classifiers():
-    """Every public classifier of skremix, so new methods join the common
-    tests by being exported."""
-    return [
-        getattr(skremix, name)
-        for name in skremix.__all__
-        if name.endswith("Classifier")
-    ]
-
-
-# Small, fast settings that still learn the checks' toy problems.
-FAST = dict(max_epochs=40, batch_size=32, lr=1e-2, random_state=0)
-
-
-def cuda_available():
-    return torch.cuda.is_available()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
-from conftest import all_classifiers
+from _classifiers import all_classifiers
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler

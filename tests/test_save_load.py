@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import all_classifiers
+from _classifiers import all_classifiers
 from sklearn.exceptions import NotFittedError
 
 from skremix import ERMClassifier, MFWClassifier, RSGClassifier

@@ -6,8 +6,8 @@ They take their randomness as arguments, so each can be checked with
 hand-made numbers.
 """
 
+from skremix.mixing._feature_weakening import mfw_mix, mfw_strength
 from skremix.mixing._hooks import resolve_layer, transform_output_at
-from skremix.mixing._mfw import mfw_mix, mfw_strength
 from skremix.mixing._mixup import cutmix, cutmix_box, mixup, sample_lambda
 from skremix.mixing._remix_rule import mixed_targets, remix_label_factor
 

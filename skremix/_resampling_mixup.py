@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skremix._base import _ImbalancedNetBase
 from skremix._docstrings import fill_doc
+from skremix._net import _ImbalancedNetBase
 from skremix.base import TrainStep
 from skremix.mixing import mixed_targets, mixup, sample_lambda
 from skremix.sampling import ClassBalancedBatchSampler

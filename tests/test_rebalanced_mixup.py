@@ -8,7 +8,7 @@ from imblearn.pipeline import make_pipeline as make_imb_pipeline
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
-import skremix._remix as remix_module
+import skremix._rebalanced_mixup as remix_module
 from skremix import RemixClassifier
 
 

@@ -42,7 +42,7 @@ def test_building_blocks_do_not_import_the_estimators(path):
         parts = name.split(".")
         # skremix.<lower subpackage>... or skremix.base only, never the
         # top-level package (it imports the estimators) or a private module
-        # of the package root (_base, _erm, ...).
+        # of the package root (_net, _erm, ...).
         assert len(parts) > 1, f"{path.name} imports the top-level package"
         assert parts[1] in LOWER or parts[1] == "base", (
             f"{path.relative_to(ROOT)} imports {name}, above its layer"
@@ -72,5 +72,5 @@ def test_main_job_benchmarks_and_examples_use_public_names(path):
 
 def test_the_check_sees_a_private_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from skremix._base import _fill_module_kwargs\n")
-    assert "skremix._base._fill_module_kwargs" in list(_imports(bad))
+    bad.write_text("from skremix._net import _fill_module_kwargs\n")
+    assert "skremix._net._fill_module_kwargs" in list(_imports(bad))

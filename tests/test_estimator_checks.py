@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import FAST, all_classifiers
+from _classifiers import FAST, all_classifiers
 from imblearn.utils.estimator_checks import (
     parametrize_with_checks as imblearn_parametrize_with_checks,
 )

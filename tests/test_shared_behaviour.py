@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import all_classifiers
+from _classifiers import all_classifiers
 from imblearn.metrics import geometric_mean_score
 from imblearn.over_sampling import SMOTE
 from imblearn.pipeline import make_pipeline as make_imb_pipeline

@@ -7,7 +7,7 @@ import torch
 from skorch.dataset import ValidSplit
 from torch import nn
 
-import skremix._remix_sampling
+import skremix._resampling_mixup
 from skremix import ReMixClassifier
 
 SMALL = dict(module__hidden_units=(8,), random_state=0)
@@ -88,15 +88,15 @@ def test_features_and_labels_mixed_with_one_lambda_per_batch(monkeypatch):
         lams.append(alpha)
         return 0.25
 
-    real_mixup = skremix._remix_sampling.mixup
+    real_mixup = skremix._resampling_mixup.mixup
 
     def spy_mixup(x, lam, perm):
         out = real_mixup(x, lam, perm)
         mixes.append((x.clone(), lam, perm.clone(), out.clone()))
         return out
 
-    monkeypatch.setattr(skremix._remix_sampling, "sample_lambda", fixed_lambda)
-    monkeypatch.setattr(skremix._remix_sampling, "mixup", spy_mixup)
+    monkeypatch.setattr(skremix._resampling_mixup, "sample_lambda", fixed_lambda)
+    monkeypatch.setattr(skremix._resampling_mixup, "mixup", spy_mixup)
     X, y = _data([90, 30])
     clf = RecordingReMix(max_epochs=2, batch_size=20, **SMALL).fit(X, y)
     assert lams == [0.3] * 12  # default alpha, one draw per batch: 6 batches x 2
@@ -112,7 +112,7 @@ def test_predict_does_not_mix(monkeypatch):
     X, y = _data([90, 30])
     clf = ReMixClassifier(max_epochs=1, **SMALL).fit(X, y)
     calls = []
-    monkeypatch.setattr(skremix._remix_sampling, "mixup", lambda *a: calls.append(a))
+    monkeypatch.setattr(skremix._resampling_mixup, "mixup", lambda *a: calls.append(a))
     p1 = clf.predict_proba(X)
     np.testing.assert_array_equal(p1, clf.predict_proba(X))
     assert calls == []
