@@ -7,11 +7,8 @@ once into a cache folder by the fetchers (``fetch_cifar10_lt``,
 ``fetch_cifar100_lt``), the only functions here that use the network.
 """
 
-from skremix.datasets._fetch import (
-    fetch_cifar10_lt,
-    fetch_cifar100_lt,
-    get_data_home,
-)
+from skremix.datasets._cifar import fetch_cifar10_lt, fetch_cifar100_lt, load_cifar
+from skremix.datasets._download import get_data_home
 from skremix.datasets._images import (
     COLOUR_PHOTOS,
     GREY_PHOTOS,
@@ -28,7 +25,6 @@ from skremix.datasets._imbalance import (
 )
 from skremix.datasets._loaders import (
     load_breast_cancer_imbalanced,
-    load_cifar,
     load_digits_images,
     load_wine_data,
     make_noisy_digits,

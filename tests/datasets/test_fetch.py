@@ -20,7 +20,13 @@ import numpy as np
 import pytest
 from _cifar_files import N_TEST, N_TRAIN, image_ids, make_cifar10, make_cifar100
 
-from skremix.datasets import _fetch, fetch_cifar10_lt, fetch_cifar100_lt, get_data_home
+from skremix.datasets import (
+    _cifar,
+    _download,
+    fetch_cifar10_lt,
+    fetch_cifar100_lt,
+    get_data_home,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +75,8 @@ def server(monkeypatch, cifar10, cifar100):
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     for name, path in [("cifar10", "/c10.tar.gz"), ("cifar100", "/c100.tar.gz")]:
         md5 = hashlib.md5(httpd.files[path]).hexdigest()
-        monkeypatch.setitem(_fetch._ARCHIVES, name, _fetch._Archive(base + path, md5))
-    monkeypatch.setattr(_fetch, "_TIMEOUT", 5.0)
+        monkeypatch.setitem(_cifar._ARCHIVES, name, _download.Archive(base + path, md5))
+    monkeypatch.setattr(_download, "_TIMEOUT", 5.0)
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -238,8 +244,8 @@ def test_bad_parameters_fail_before_any_request(server, home, kwargs, match):
 
 
 def test_checksum_mismatch_raises_and_leaves_nothing(server, home, monkeypatch):
-    url = _fetch._ARCHIVES["cifar10"].url
-    monkeypatch.setitem(_fetch._ARCHIVES, "cifar10", _fetch._Archive(url, "0" * 32))
+    url = _cifar._ARCHIVES["cifar10"].url
+    monkeypatch.setitem(_cifar._ARCHIVES, "cifar10", _download.Archive(url, "0" * 32))
     with pytest.raises(OSError, match="Checksum mismatch") as info:
         fetch_cifar10_lt(data_home=home)
     message = str(info.value)
@@ -270,7 +276,7 @@ def test_disk_full_names_data_home(server, home, monkeypatch):
     def full(out, chunk):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_fetch, "_write", full)
+    monkeypatch.setattr(_download, "_write", full)
     with pytest.raises(OSError, match="No space left") as info:
         fetch_cifar10_lt(data_home=home)
     assert info.value.errno == errno.ENOSPC
@@ -283,7 +289,7 @@ def test_unreachable_url_says_to_place_the_archive_by_hand(home, monkeypatch):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/cifar-10-python.tar.gz"
-    monkeypatch.setitem(_fetch._ARCHIVES, "cifar10", _fetch._Archive(url, "0" * 32))
+    monkeypatch.setitem(_cifar._ARCHIVES, "cifar10", _download.Archive(url, "0" * 32))
     with pytest.raises(ConnectionError, match="Cannot download") as info:
         fetch_cifar10_lt(data_home=home)
     message = str(info.value)
@@ -293,8 +299,8 @@ def test_unreachable_url_says_to_place_the_archive_by_hand(home, monkeypatch):
 
 
 def test_http_error_is_a_connection_error(server, home, monkeypatch):
-    url = _fetch._ARCHIVES["cifar10"].url.replace("c10", "missing")
-    monkeypatch.setitem(_fetch._ARCHIVES, "cifar10", _fetch._Archive(url, "0" * 32))
+    url = _cifar._ARCHIVES["cifar10"].url.replace("c10", "missing")
+    monkeypatch.setitem(_cifar._ARCHIVES, "cifar10", _download.Archive(url, "0" * 32))
     with pytest.raises(ConnectionError, match="Not Found"):
         fetch_cifar10_lt(data_home=home)
     assert _entries(home) == []
@@ -307,9 +313,9 @@ def test_unsafe_archive_is_not_extracted(server, home, tmp_path, monkeypatch):
         info.size = 1
         tar.addfile(info, io.BytesIO(b"x"))
     server.files["/c10.tar.gz"] = buf.getvalue()
-    url = _fetch._ARCHIVES["cifar10"].url
+    url = _cifar._ARCHIVES["cifar10"].url
     md5 = hashlib.md5(buf.getvalue()).hexdigest()
-    monkeypatch.setitem(_fetch._ARCHIVES, "cifar10", _fetch._Archive(url, md5))
+    monkeypatch.setitem(_cifar._ARCHIVES, "cifar10", _download.Archive(url, md5))
     with pytest.raises(OSError, match="extract"):
         fetch_cifar10_lt(data_home=home)
     assert not (tmp_path / "escaped").exists()
