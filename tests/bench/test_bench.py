@@ -13,7 +13,7 @@ from skorch import NeuralNetClassifier
 
 import skremix
 from skremix.bench import ReshapeTransformer, list_methods, main, make_estimator
-from skremix.bench._report import CSV_COLUMNS
+from skremix.bench._files import CSV_COLUMNS
 
 # Serial (--n-jobs 1): in-process, no worker start-up; test_parallel.py runs
 # the parallel path.

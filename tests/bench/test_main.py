@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from skremix.bench import _main
+from skremix.bench import _cli, _fitting, _main, _outputs, _plan, _scoring
 from skremix.bench._data import BenchError, Data, Split
 
 
@@ -38,7 +38,7 @@ def _toy_plan(fold=None, methods=("erm", "rw")):
     split = Split(
         seed=3, fold=fold, train=np.array([0, 1, 2, 4]), test=np.array([3, 5])
     )
-    return _main._Plan(
+    return _plan._Plan(
         methods=list(methods),
         device="cpu",
         data=data,
@@ -58,7 +58,7 @@ def _toy_plan(fold=None, methods=("erm", "rw")):
     ],
 )
 def test_seeds(first, n, evaluation, expected):
-    assert _main._seeds(first, n, evaluation) == expected
+    assert _plan._seeds(first, n, evaluation) == expected
 
 
 @pytest.fixture
@@ -70,11 +70,11 @@ def npz_30_per_class(tmp_path):
 
 
 def _parsed(argv):
-    return _main.build_parser().parse_args(argv)
+    return _cli.build_parser().parse_args(argv)
 
 
 def test_plan_holdout(npz_30_per_class):
-    plan = _main._plan(
+    plan = _plan._plan(
         _parsed(["--data", str(npz_30_per_class), "--imbalance", "none"])
     )
     assert plan.methods == list(_main.DEFAULT_METHODS)
@@ -91,13 +91,13 @@ def test_default_methods_are_known_and_all_runs_every_method():
     # Each paper's class at its defaults and the plain skorch reference.
     for name in ("erm", "remix", "remix_sampling", "mfw", "rsg"):
         assert name in _main.DEFAULT_METHODS
-    assert _main._resolve_methods("all") == _main.list_methods()
-    assert _main._resolve_methods("mfw, erm") == ["mfw", "erm"]
+    assert _plan._resolve_methods("all") == _main.list_methods()
+    assert _plan._resolve_methods("mfw, erm") == ["mfw", "erm"]
 
 
 def test_plan_cv(npz_30_per_class):
     argv = ["--data", str(npz_30_per_class), "--imbalance", "none", "--eval", "cv"]
-    plan = _main._plan(_parsed(argv + ["--folds", "2", "--methods", "rw,erm"]))
+    plan = _plan._plan(_parsed(argv + ["--folds", "2", "--methods", "rw,erm"]))
     assert plan.methods == ["rw", "erm"]
     assert plan.seeds == [0] and plan.test_per_class is None
     assert [(s.seed, s.fold) for s in plan.splits] == [(0, 0), (0, 1)]
@@ -107,11 +107,11 @@ def test_plan_cv(npz_30_per_class):
 def test_plan_reports_the_methods_before_the_data(tmp_path):
     argv = ["--data", str(tmp_path / "missing.npz"), "--methods", "nope"]
     with pytest.raises(BenchError, match="unknown method"):
-        _main._plan(_parsed(argv))
+        _plan._plan(_parsed(argv))
 
 
 def test_header_holdout():
-    lines = _main._header(_args(), _toy_plan(), n_threads=2)
+    lines = _plan._header(_args(), _toy_plan(), n_threads=2)
     assert lines == [
         "data: toy, tabular 4, 6 samples, 2 classes",
         "note: a note",
@@ -124,13 +124,13 @@ def test_header_holdout():
 
 
 def test_header_parallel():
-    lines = _main._header(_args(), _toy_plan(), n_threads=1, n_parallel=2)
+    lines = _plan._header(_args(), _toy_plan(), n_threads=1, n_parallel=2)
     assert "device cpu (2 fits at a time, each 1 CPU thread(s))" in lines[-1]
 
 
 def test_header_cv_without_imbalance():
     args = _args(eval="cv", imbalance="none", lr_schedule="cosine")
-    lines = _main._header(args, _toy_plan(fold=0), n_threads=1)
+    lines = _plan._header(args, _toy_plan(fold=0), n_threads=1)
     assert lines[2] == (
         "evaluation: 5-fold stratified CV (shuffled) on the data with imbalance "
         "none; 1 seed(s) [3]"
@@ -151,30 +151,30 @@ def test_header_cv_without_imbalance():
 )
 def test_plot_title(kw, keys, expected):
     rows = [{"seed": s, "fold": f} for s, f in keys]
-    assert _main._plot_title(_args(ratio=2.5, **kw), "toy", rows) == expected
+    assert _outputs._plot_title(_args(ratio=2.5, **kw), "toy", rows) == expected
 
 
 def test_fit_one_failure_is_a_row(monkeypatch, capsys):
     def failing_fit(*args, **kwargs):
         raise ValueError("boom\nsecond line")
 
-    monkeypatch.setattr(_main, "_fit", failing_fit)
+    monkeypatch.setattr(_fitting, "_fit", failing_fit)
     plan = _toy_plan(fold=1)
-    row = _main._fit_one(_args(), plan, "erm", plan.splits[0])
+    row = _fitting._fit_one(_args(), plan, "erm", plan.splits[0])
     assert row["status"] == "error: ValueError: boom"
     assert (row["method"], row["seed"], row["fold"]) == ("erm", 3, 1)
     assert (row["n_train"], row["n_test"]) == (4, 2)
-    assert all(math.isnan(row[m]) for m in _main.METRICS)
+    assert all(math.isnan(row[m]) for m in _scoring.METRICS)
     # the note comes from the main process, a worker's stderr may be a log
     assert capsys.readouterr().err == ""
-    _main._note_failure(_main._run_label("erm", plan.splits[0]), row)
+    _fitting._note_failure(_fitting._run_label("erm", plan.splits[0]), row)
     assert "note: erm seed 3 fold 1 failed: ValueError: boom" in capsys.readouterr().err
 
 
 def test_interrupt_keeps_the_finished_runs(
     npz_30_per_class, tmp_path, monkeypatch, capsys
 ):
-    real_fit, calls = _main._fit, []
+    real_fit, calls = _fitting._fit, []
 
     def fit_then_interrupt(*args, **kwargs):
         calls.append(1)
@@ -182,7 +182,7 @@ def test_interrupt_keeps_the_finished_runs(
             raise KeyboardInterrupt
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(_main, "_fit", fit_then_interrupt)
+    monkeypatch.setattr(_fitting, "_fit", fit_then_interrupt)
     out = tmp_path / "out"
     argv = ["--data", str(npz_30_per_class), "--methods", "erm,rw", "--ratio", "3"]
     tiny = ["--epochs", "1", "--seeds", "2", "--no-progress", "--no-plot"]
@@ -203,12 +203,12 @@ def test_summary_names_classes_by_their_public_path():
 
     import skremix
 
-    assert _main._jsonable(skremix.ERMClassifier) == "skremix.ERMClassifier"
-    assert _main._jsonable(torch.optim.AdamW) == "torch.optim.AdamW"
-    assert _main._jsonable(torch.nn.CrossEntropyLoss) == "torch.nn.CrossEntropyLoss"
-    assert _main._jsonable([None, (1, "a")]) == [None, [1, "a"]]
+    assert _outputs._jsonable(skremix.ERMClassifier) == "skremix.ERMClassifier"
+    assert _outputs._jsonable(torch.optim.AdamW) == "torch.optim.AdamW"
+    assert _outputs._jsonable(torch.nn.CrossEntropyLoss) == "torch.nn.CrossEntropyLoss"
+    assert _outputs._jsonable([None, (1, "a")]) == [None, [1, "a"]]
 
     class Local:  # not importable from any module: its own path
         pass
 
-    assert _main._jsonable(Local) == f"{Local.__module__}.{Local.__qualname__}"
+    assert _outputs._jsonable(Local) == f"{Local.__module__}.{Local.__qualname__}"

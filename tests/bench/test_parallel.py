@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from _results import read_results
 
-from skremix.bench import _main
+from skremix.bench import _fitting, _main
 
 # 2 methods x 2 seeds, a few epochs: 4 fits, 2 at a time.
 ARGS = ["--methods", "erm,remix", "--seeds", "2", "--epochs", "3"]
@@ -46,13 +46,13 @@ def serial_rows(npz, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "return_as", [_main._RETURN_AS, ()], ids=["generator", "chunks"]
+    "return_as", [_fitting._RETURN_AS, ()], ids=["generator", "chunks"]
 )
 def test_parallel_rows_equal_serial_rows(
     return_as, npz, serial_rows, tmp_path, monkeypatch, capsys
 ):
     # () is the fallback of a joblib without return_as: chunks of 2 fits
-    monkeypatch.setattr(_main, "_RETURN_AS", return_as)
+    monkeypatch.setattr(_fitting, "_RETURN_AS", return_as)
     out = tmp_path / "parallel"
     argv = ["--data", str(npz), *ARGS, "--n-jobs", "2", "--out", str(out)]
     assert _main.main(argv) == 0
@@ -78,12 +78,12 @@ def test_parallel_rows_equal_serial_rows(
 
 
 def test_parallel_interrupt_keeps_the_finished_runs(npz, tmp_path, monkeypatch, capsys):
-    class InterruptAfterFirst(_main.ProgressBar):
+    class InterruptAfterFirst(_fitting.ProgressBar):
         def finished(self, label):
             super().finished(label)
             raise KeyboardInterrupt  # Ctrl-C once the first fit is in
 
-    monkeypatch.setattr(_main, "ProgressBar", InterruptAfterFirst)
+    monkeypatch.setattr(_fitting, "ProgressBar", InterruptAfterFirst)
     out = tmp_path / "interrupted"
     argv = ["--data", str(npz), *ARGS, "--seeds", "4", "--epochs", "200"]
     assert _main.main(argv + ["--n-jobs", "2", "--out", str(out)]) == 130
@@ -99,12 +99,12 @@ def _ns(**kw):
 
 def test_workers(capsys):
     cores = joblib.effective_n_jobs(-1)
-    resolve = _main._resolve_workers
+    resolve = _fitting._resolve_workers
     # default: all cores on the CPU, at most one worker per fit
     assert resolve(_ns(), "cpu", 100).n_parallel == cores
-    assert resolve(_ns(), "cpu", 1) == _main._Workers(None, 1, "serial")
+    assert resolve(_ns(), "cpu", 1) == _fitting._Workers(None, 1, "serial")
     assert resolve(_ns(n_jobs=3), "cpu", 2).n_parallel == 2
-    assert resolve(_ns(n_jobs=3), "cpu", 5) == _main._Workers(3, 3, "LokyBackend")
+    assert resolve(_ns(n_jobs=3), "cpu", 5) == _fitting._Workers(3, 3, "LokyBackend")
     assert resolve(_ns(n_jobs=1), "cpu", 5).n_jobs is None
     # CUDA: one fit at a time unless --n-jobs says otherwise
     assert resolve(_ns(), "cuda", 5).n_jobs is None
@@ -130,7 +130,7 @@ def test_workers(capsys):
 def test_threads_per_fit(threads, n_jobs, shape, expected):
     data = argparse.Namespace(input_shape=shape)
     args = _ns(threads=threads)
-    assert _main._resolve_threads(args, data, "cpu", n_jobs) == expected
+    assert _fitting._resolve_threads(args, data, "cpu", n_jobs) == expected
 
 
 @pytest.mark.slow

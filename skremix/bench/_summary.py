@@ -1,89 +1,16 @@
-"""Results of the benchmark: progress bar, summary, table, CSV, JSON, chart."""
+"""The runs summarised: mean and std per method, paired gains over ERM, the
+results table and its one-line verdict."""
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import os
-import platform
-import sys
-import time
 
 import numpy as np
 
-__all__ = ["summarize", "paired_gains", "format_table"]
+from skremix.bench._plan import _unit
+from skremix.bench._scoring import METRICS
 
-#: Per-run metrics: CSV column -> table header. Greater is better except for
-#: the balanced Brier score and the fit time.
-METRICS = {
-    "balanced_accuracy": "bal. acc.",
-    "g_mean": "g-mean",
-    "f1_macro": "macro-F1",
-    "balanced_brier": "bal. Brier",
-    "fit_time_s": "fit (s)",
-}
-CSV_COLUMNS = ["method", "seed", "fold", "n_train", "n_test", *METRICS, "status"]
-
-
-def _clock(seconds):
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class ProgressBar:
-    """A one-line progress bar on stderr: bar, count, current run, ETA.
-
-    On a terminal the line is redrawn in place; otherwise (a log file, a
-    pipe) one line is written per finished run.
-    """
-
-    def __init__(self, total, stream=None, width=24, enabled=True):
-        self.total = max(int(total), 1)
-        self.stream = sys.stderr if stream is None else stream
-        self.width = width
-        self.enabled = enabled
-        self.done = 0
-        self.start = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last_len = 0
-
-    def _line(self, label):
-        elapsed = time.perf_counter() - self.start
-        filled = int(self.width * self.done / self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        eta = (
-            "?"
-            if self.done == 0
-            else _clock(elapsed / self.done * (self.total - self.done))
-        )
-        return (
-            f"[{bar}] {self.done}/{self.total} {label}  "
-            f"elapsed {_clock(elapsed)}  ETA {eta}"
-        )
-
-    def _write(self, line, final=False):
-        if not self.enabled:
-            return
-        if self.tty:
-            pad = " " * max(self._last_len - len(line), 0)
-            self.stream.write("\r" + line + pad + ("\n" if final else ""))
-            self._last_len = len(line)
-        elif final or self.done > 0:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def starting(self, label):
-        """Show the run about to start (terminal only)."""
-        if self.tty:
-            self._write(self._line(label))
-
-    def finished(self, label):
-        """Count one finished run."""
-        self.done += 1
-        self._write(self._line(label), final=self.done >= self.total)
+__all__ = ["summarize", "paired_gains", "format_table", "verdict"]
 
 
 def _mean_std(values):
@@ -113,7 +40,7 @@ def summarize(rows, methods):
 
     Examples
     --------
-    >>> from skremix.bench._report import summarize
+    >>> from skremix.bench._summary import summarize
     >>> rows = [{"method": "erm", "status": "ok", "balanced_accuracy": a,
     ...          "g_mean": a, "f1_macro": a, "balanced_brier": 0.2,
     ...          "fit_time_s": 1.0} for a in (0.8, 0.9)]
@@ -160,7 +87,7 @@ def paired_gains(rows, methods, reference="erm", metric="balanced_accuracy"):
 
     Examples
     --------
-    >>> from skremix.bench._report import paired_gains
+    >>> from skremix.bench._summary import paired_gains
     >>> rows = [{"method": m, "seed": s, "fold": None, "status": "ok",
     ...          "balanced_accuracy": a}
     ...         for m, s, a in [("erm", 0, 0.80), ("erm", 1, 0.70), ("erm", 2, 0.75),
@@ -236,7 +163,7 @@ def format_table(summary, unit="seeds", gains=None, reference="erm"):
 
     Examples
     --------
-    >>> from skremix.bench._report import format_table, summarize
+    >>> from skremix.bench._summary import format_table, summarize
     >>> rows = [{"method": "erm", "status": "ok", "balanced_accuracy": 0.9,
     ...          "g_mean": 0.89, "f1_macro": 0.9, "balanced_brier": 0.15,
     ...          "fit_time_s": 2.0}]
@@ -302,128 +229,31 @@ def verdict(summary, reference="erm"):
     return line
 
 
-def write_csv(path, rows):
-    """One row per method x seed/fold, metrics as plain floats."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            out = dict(row)
-            for metric in METRICS:
-                value = out.get(metric)
-                out[metric] = (
-                    "" if value is None or not math.isfinite(value) else f"{value:.6g}"
-                )
-            out["fold"] = "" if out.get("fold") is None else out["fold"]
-            writer.writerow({k: out.get(k, "") for k in CSV_COLUMNS})
-    os.replace(tmp, path)
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_json(path, payload):
-    """Write ``payload`` with NaN as null (strict JSON)."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(_json_safe(payload), f, indent=2, sort_keys=False)
-        f.write("\n")
-
-
-def versions():
-    """Versions of Python and the libraries the results depend on."""
-    import imblearn
-    import sklearn
-    import skorch
-    import torch
-
-    import skremix
-
-    out = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "skremix": skremix.__version__,
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "scikit-learn": sklearn.__version__,
-        "imbalanced-learn": imblearn.__version__,
-        "numpy": np.__version__,
-    }
-    try:
-        import matplotlib
-
-        out["matplotlib"] = matplotlib.__version__
-    except ImportError:
-        out["matplotlib"] = None
-    return out
-
-
-def device_info(device):
-    """The device the nets trained on, in words, with the CPU thread count."""
-    import torch
-
-    info = {
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-    }
-    if device.startswith("cuda"):
-        index = torch.device(device).index or 0
-        info["gpu"] = torch.cuda.get_device_name(index)
-    else:
-        info["cpu"] = platform.processor() or platform.machine()
-    return info
-
-
-def plot(path, summary, title):
-    """Bar chart of balanced accuracy and g-mean per method, with std error
-    bars. Returns False (and writes nothing) when matplotlib is missing."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return False
-    methods = [m for m, e in summary.items() if e["n_runs"] > 0]
-    if not methods:
-        return False
-    x = np.arange(len(methods))
-    fig = Figure(figsize=(max(6.0, 0.55 * len(methods) + 2), 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    width = 0.4
-    for shift, metric, label, color in (
-        (-width / 2, "balanced_accuracy", "balanced accuracy", "#4c72b0"),
-        (width / 2, "g_mean", "g-mean", "#dd8452"),
-    ):
-        means = [summary[m][metric]["mean"] for m in methods]
-        stds = [summary[m][metric]["std"] for m in methods]
-        ax.bar(x + shift, means, width, yerr=stds, capsize=3, label=label, color=color)
-    lows = [
-        summary[m][k]["mean"] - summary[m][k]["std"]
-        for m in methods
-        for k in ("balanced_accuracy", "g_mean")
-    ]
-    low = min(lows)
-    ax.set_ylim(max(0.0, math.floor((low - 0.05) * 10) / 10), 1.0)
-    ax.set_xticks(x, methods, rotation=45, ha="right")
-    ax.set_ylabel("score (mean ± std)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    if "erm" in summary and summary["erm"]["n_runs"]:
-        ax.axhline(
-            summary["erm"]["balanced_accuracy"]["mean"],
-            color="#4c72b0",
-            lw=0.8,
-            ls="--",
-            label="erm balanced accuracy",
+def _print_report(args, rows, methods):
+    """Summarise the runs and print the results: heading, table, verdict.
+    Returns the summary.json entries ``summary``, ``paired_vs_erm``,
+    ``table`` and ``verdict``."""
+    summary = summarize(rows, methods)
+    gains = paired_gains(rows, methods) if "erm" in methods else None
+    unit = _unit(args.eval)
+    print()
+    print(
+        f"results ({args.eval}; mean ± std over {unit}; balanced Brier: lower is better"
+        + (
+            "; vs erm: paired difference in balanced accuracy with its 95% t-interval, "
+            "* where it excludes 0"
+            if gains is not None
+            else ""
         )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
-    fig.savefig(path, dpi=120)
-    return True
+        + ")"
+    )
+    table = format_table(summary, unit=unit, gains=gains)
+    print(table)
+    conclusion = verdict(summary)
+    print(conclusion)
+    return {
+        "summary": summary,
+        "paired_vs_erm": gains,
+        "table": table,
+        "verdict": conclusion,
+    }
