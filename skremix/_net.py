@@ -13,6 +13,12 @@ in-memory batch loop and input statistics (``_loop.py``), dataset input
 (``_datasets_input.py``) and where the data lives and what to do when it
 does not fit (``_memory.py``). Each skorch override below names the
 skorch method it mirrors (skorch 1.4).
+
+Why one file of over 1,000 lines: it is one class, and its methods are
+skorch's seams (``fit``, ``initialize_*``, ``train_step_single``,
+``get_iterator``, ``predict_proba``, ...) calling each other through
+``self``; split across files they would read back and forth. skorch keeps
+its ``NeuralNet`` in one ``net.py`` for the same reason.
 """
 
 from __future__ import annotations
