@@ -24,8 +24,8 @@ digits 0-4, near 0 for digits 5-9), and ERM fits all classes within about
 ten epochs. MFW does not shorten the minority classes' under-fitting phase
 here: they are fitted a few epochs later than with ERM (with ``beta=0.01``
 as well), and the test accuracies of the two end up close (see
-``benchmarks/bench_remix_sampling_mfw.py``). The diagnostic is what this example is
-about: run it on your own data and module before trusting a method's story.
+``benchmarks/archive/bench_remix_sampling_mfw.py``). The diagnostic is what this
+example is about: run it on your own data and module before trusting a method's story.
 
 The figure is written next to this script, or into the folder named by the
 ``SKREMIX_EXAMPLES_OUT`` environment variable. Runs in about 20 s of CPU

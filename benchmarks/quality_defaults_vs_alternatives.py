@@ -4,7 +4,7 @@ Paired over seeds (0-4) and the seven confirm settings at 30 epochs, from
 raw.csv: mean difference (default - alternative) in points of balanced
 accuracy with its 95% t-interval. Run from the repository root:
 
-    python benchmarks/results/quality/defaults_vs_alternatives.py
+    python benchmarks/quality_defaults_vs_alternatives.py
 """
 
 import csv

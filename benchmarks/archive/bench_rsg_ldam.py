@@ -24,10 +24,10 @@ triples the training time.
 Balanced accuracy on the test set, mean +- std over seeds. Then the predict
 time of the last RSGClassifier against the same trained module without RSG.
 
-    python benchmarks/bench_rsg_ldam.py [--epochs 30] [--seeds 3] [--ratio 10] \
+    python benchmarks/archive/bench_rsg_ldam.py [--epochs 30] [--seeds 3] [--ratio 10] \
         [--contrastive-channels 64] [--lr-schedule cosine]
 
-``benchmarks/results/rsg_ldam.txt`` was run (as ``bench_issue4.py``, commit
+``benchmarks/archive/results/rsg_ldam.txt`` was run (as ``bench_issue4.py``, commit
 c469e4d) with the defaults of that time, and the script passes them so that it
 reproduces that file: ``--lr-schedule cosine`` (the skremix default is
 'constant' since 1a7cdfc), RSG's per-profile ``frequent_ratio`` and

@@ -1,6 +1,6 @@
 """The fused AdamW default against the for-loop AdamW it replaced.
 
-``raw.csv`` here was made by (about 17 minutes on 2 shared CPU cores)::
+``benchmarks/results/quality/optimizer/raw.csv`` was made by::
 
     python benchmarks/bench_quality.py run --group confirm --budgets 30,10 \
         --seeds 0,1,2,3,4 --n-jobs 2 --out benchmarks/results/quality/optimizer \
@@ -15,7 +15,7 @@ in points of balanced accuracy with its 95% t-interval; then how many of the
 for-loop rows equal the committed quality matrix (made with the for-loop
 optimizer). Run from the repository root::
 
-    python benchmarks/results/quality/optimizer/compare.py
+    python benchmarks/quality_optimizer_compare.py
 """
 
 import csv
