@@ -26,7 +26,8 @@ reported and the next one runs):
 The default sizes fit in about 8 minutes on one GPU; ``--budget`` (seconds)
 skips the stages that would start after it. ``--device cpu --smoke`` runs
 every stage with tiny sizes on the CPU (the CUDA tests are skipped there):
-the test suite's check that the script works (``tests/test_gpu_check.py``).
+the test suite's check that the script works
+(``tests/repository/test_gpu_check.py``).
 Asked for ``--device cuda`` without a GPU, every stage is skipped with the
 reason, and the exit status is 0.
 

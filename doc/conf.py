@@ -9,7 +9,7 @@ Environment variables:
 
 - ``SKREMIX_DOCS_NO_GALLERY=1``: build the example gallery without running
   the examples (no figures; seconds instead of about a minute). The API test
-  (``tests/test_docs_build.py``) builds this way.
+  (``tests/repository/test_docs_build.py``) builds this way.
 - ``SKREMIX_DOCS_INTERSPHINX=1``: resolve references to scikit-learn,
   imbalanced-learn, skorch, PyTorch and NumPy with intersphinx, which
   downloads their inventories (needs internet). Without it, the build makes

@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator  # noqa: E402
 
 import skremix  # noqa: E402
 
-DOC = Path(__file__).resolve().parents[1] / "doc"
+DOC = Path(__file__).resolve().parents[2] / "doc"
 METHODS = ("fit", "partial_fit", "predict", "predict_proba", "score")
 ESTIMATORS = [
     name

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "skremix"
 # Below the estimators: pure torch / numpy building blocks and callbacks.
 LOWER = ["nn", "mixing", "losses", "sampling", "callbacks", "datasets", "metrics"]

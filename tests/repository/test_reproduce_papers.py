@@ -11,7 +11,7 @@ from _cifar_files import make_cifar10
 
 from skremix import RSGClassifier
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_papers.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reproduce_papers.py"
 
 
 @pytest.fixture(scope="module")
