@@ -100,7 +100,8 @@ print(f"{'tau':>5s} {'kappa':>6s} {'bal. acc.':>16s} {'g-mean':>16s}")
 for i in order[:5]:
     print(
         f"{res['param_remix__tau'][i]:5.2f} {res['param_remix__kappa'][i]:6.1f} "
-        f"{res['mean_test_balanced_accuracy'][i]:8.3f} ± {res['std_test_balanced_accuracy'][i]:.3f} "
+        f"{res['mean_test_balanced_accuracy'][i]:8.3f} "
+        f"± {res['std_test_balanced_accuracy'][i]:.3f} "
         f"{res['mean_test_g_mean'][i]:8.3f} ± {res['std_test_g_mean'][i]:.3f}"
     )
 print("best:", search.best_params_)

@@ -233,7 +233,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         params["device"] = self.__dict__.get("device", "auto")
         return params
 
-    # Override of skorch 1.4 NeuralNet.__setstate__, wrapped: device='auto' survives unpickling.
+    # Override of skorch 1.4 NeuralNet.__setstate__, wrapped: device='auto'
+    # survives unpickling.
     def __setstate__(self, state):
         raw = state.get("device", "auto")
         auto = isinstance(raw, str) and raw == "auto"
@@ -519,7 +520,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                     m.load_state_dict(state)
             self._set_training(was_training)
 
-    # Override of skorch 1.4 NeuralNet.initialize_module: a default module for the input shape, sizes filled in, LDAM's cosine head.
+    # Override of skorch 1.4 NeuralNet.initialize_module: a default module for the
+    # input shape, sizes filled in, LDAM's cosine head.
     def initialize_module(self):
         """Build ``module_`` from ``module`` or the default for the input shape.
 
@@ -599,7 +601,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         state.pop("_input_scale_cache", None)
         return state
 
-    # Override of skorch 1.4 NeuralNet.infer, wrapped: standardized, bf16 autocast and channels-last input.
+    # Override of skorch 1.4 NeuralNet.infer, wrapped: standardized, bf16 autocast
+    # and channels-last input.
     def infer(self, x, **fit_params):
         """Run the forward pass, with the input options applied.
 
@@ -667,7 +670,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 kwargs["fused"] = True
         return args, kwargs
 
-    # Override of skorch 1.4 NeuralNet.initialize, extended: the module needs the input shape and the classes.
+    # Override of skorch 1.4 NeuralNet.initialize, extended: the module needs the
+    # input shape and the classes.
     def initialize(self, X=None):
         """Build the module, criterion and optimizer for the input and classes.
 
@@ -729,7 +733,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         validate_X(self, X, reset=True, y=np.zeros(_num_samples(X)))
         encode_labels(self, np.asarray(self.classes), reset=True)
 
-    # Override of skorch 1.4 NeuralNet.load_params, extended: loaded module parameters make the net fitted.
+    # Override of skorch 1.4 NeuralNet.load_params, extended: loaded module
+    # parameters make the net fitted.
     def load_params(
         self,
         f_params=None,
@@ -793,7 +798,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         resolve_layer(self.module_, name)
         return name
 
-    # Override of skorch 1.4 NeuralNet.get_split_datasets, extended: class statistics of the training part.
+    # Override of skorch 1.4 NeuralNet.get_split_datasets, extended: class
+    # statistics of the training part.
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split the data and measure the training part's class statistics."""
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
@@ -870,7 +876,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             states[device] = self._make_fit_state(device)
         return states[device]
 
-    # Override of skorch 1.4 NeuralNet.get_iterator: tensors in memory skip the DataLoader (skremix._loop).
+    # Override of skorch 1.4 NeuralNet.get_iterator: tensors in memory skip the
+    # DataLoader (skremix._loop).
     def get_iterator(self, dataset, training=False):
         """Return batches of in-memory tensors, or skorch's DataLoader otherwise.
 
@@ -995,7 +1002,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         return TrainStep(self.infer(X, **fit_params), y, sample_weight=sample_weight)
 
-    # Override of skorch 1.4 NeuralNet.train_step_single: the method hook train_forward, extra losses and records.
+    # Override of skorch 1.4 NeuralNet.train_step_single: the method hook
+    # train_forward, extra losses and records.
     def train_step_single(self, batch, **fit_params):
         """Run the method's :meth:`train_forward`, the loss and its backward pass."""
         # skorch sets train mode on every module at every step; walking the
@@ -1041,7 +1049,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
-    # Override of skorch 1.4 NeuralNet.run_single_epoch: batch records read once per epoch.
+    # Override of skorch 1.4 NeuralNet.run_single_epoch: batch records read once
+    # per epoch.
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Run one epoch, reading the batch records back once at its end.
 
@@ -1077,7 +1086,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         )
         self.history.record(prefix + "_batch_count", batch_count)
 
-    # Override of skorch 1.4 NeuralNetClassifier.get_loss: soft targets, class weights, LDAM.
+    # Override of skorch 1.4 NeuralNetClassifier.get_loss: soft targets, class
+    # weights, LDAM.
     def get_loss(self, y_pred, y_true, X=None, training=False, sample_weight=None):
         """Mean over the batch of the per-sample cross-entropy.
 
@@ -1146,7 +1156,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             return tuple(o[:n] for o in out)
         return out[:n]
 
-    # Override of skorch 1.4 NeuralNet._get_predict_nonlinearity: float64 softmax, LDAM's scale.
+    # Override of skorch 1.4 NeuralNet._get_predict_nonlinearity: float64 softmax,
+    # LDAM's scale.
     def _get_predict_nonlinearity(self):
         if (
             isinstance(self.predict_nonlinearity, str)
@@ -1158,7 +1169,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             return _softmax
         return super()._get_predict_nonlinearity()
 
-    # Override of skorch 1.4 NeuralNetClassifier.predict_proba, wrapped: validation and a finiteness check.
+    # Override of skorch 1.4 NeuralNetClassifier.predict_proba, wrapped:
+    # validation and a finiteness check.
     def predict_proba(self, X):
         """Class probabilities, one column per class in ``classes_`` order.
 

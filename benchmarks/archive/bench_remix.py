@@ -8,7 +8,8 @@ accuracy on the test set, mean +- std over seeds. "plain skorch" keeps skorch's
 constant learning rate; the skremix classifiers (ERM included) use a per-epoch
 cosine schedule.
 
-    python benchmarks/archive/bench_remix.py [--epochs 30] [--seeds 3] [--current-defaults]
+    python benchmarks/archive/bench_remix.py [--epochs 30] [--seeds 3] \
+        [--current-defaults]
 
 ``benchmarks/archive/results/remix_digits_step10.txt`` was run (as
 ``bench_foundation.py``, committed in 0bb609d) with the defaults of that time,
@@ -44,7 +45,8 @@ from skremix import ERMClassifier, RemixClassifier
 from skremix.datasets import balanced_split, load_digits_images, make_imbalanced
 from skremix.nn import ConvNet
 
-# The defaults of 2026-11-21 that made benchmarks/archive/results/remix_digits_step10.txt.
+# The defaults of 2026-11-21 that made
+# benchmarks/archive/results/remix_digits_step10.txt.
 PINNED = {
     "ERM": dict(lr_schedule="cosine", optimizer__foreach=False),
     "Remix": dict(lr_schedule="cosine", alpha=1.0, optimizer__foreach=False),

@@ -14,7 +14,8 @@
 
 Each cell is mean +- std over 3 seeds (in (b) over seeds x folds). Run:
 
-    OMP_NUM_THREADS=1 python benchmarks/archive/bench_remix_sampling_mfw.py [--current-defaults]
+    OMP_NUM_THREADS=1 python benchmarks/archive/bench_remix_sampling_mfw.py \
+        [--current-defaults]
 
 A few minutes on 2 CPU cores.
 
@@ -84,7 +85,8 @@ from skremix.nn import MLP, ConvNet
 SEEDS = (0, 1, 2)
 DIGITS = dict(max_epochs=30, batch_size=64, lr=1e-3)
 CANCER = dict(max_epochs=40, batch_size=32, lr=1e-3)
-# The defaults of 2026-11-21 that made benchmarks/archive/results/remix_sampling_mfw.txt.
+# The defaults of 2026-11-21 that made
+# benchmarks/archive/results/remix_sampling_mfw.txt.
 PINNED = {
     "ReMix": dict(
         lr_schedule="cosine", alpha=0.3, balance="global", optimizer__foreach=False

@@ -168,8 +168,10 @@ def format_table(summary, unit="seeds", gains=None, reference="erm"):
     ...          "g_mean": 0.89, "f1_macro": 0.9, "balanced_brier": 0.15,
     ...          "fit_time_s": 2.0}]
     >>> print(format_table(summarize(rows, ["erm"])))  # doctest: +NORMALIZE_WHITESPACE
-    method  bal. acc.      g-mean         macro-F1       bal. Brier     fit (s)      runs
-    erm     0.900 ± 0.000  0.890 ± 0.000  0.900 ± 0.000  0.150 ± 0.000  2.0 ± 0.0    1
+    method  bal. acc.      g-mean         macro-F1       bal. Brier     fit (s)
+      runs
+    erm     0.900 ± 0.000  0.890 ± 0.000  0.900 ± 0.000  0.150 ± 0.000  2.0 ± 0.0
+      1
     """
     header = ["method", *METRICS.values(), "runs"]
     if gains is not None:

@@ -448,7 +448,9 @@ def fetch_cifar10_lt(
     >>> train = fetch_cifar10_lt(imbalance="long_tailed", ratio=100)  # doctest: +SKIP
     >>> train.data.shape, train.class_counts[[0, -1]].tolist()  # doctest: +SKIP
     ((12406, 3, 32, 32), [5000, 50])
-    >>> X_test, y_test = fetch_cifar10_lt(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> X_test, y_test = fetch_cifar10_lt(
+    ...     subset="test", return_X_y=True
+    ... )  # doctest: +SKIP
     """
     return _fetch_cifar(
         "cifar10",
@@ -600,7 +602,9 @@ def fetch_cifar100_lt(
     >>> train = fetch_cifar100_lt(imbalance="long_tailed", ratio=100)  # doctest: +SKIP
     >>> train.data.shape, train.class_counts[[0, -1]].tolist()  # doctest: +SKIP
     ((10847, 3, 32, 32), [500, 5])
-    >>> X_test, y_test = fetch_cifar100_lt(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> X_test, y_test = fetch_cifar100_lt(
+    ...     subset="test", return_X_y=True
+    ... )  # doctest: +SKIP
     """
     return _fetch_cifar(
         "cifar100",

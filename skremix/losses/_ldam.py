@@ -87,7 +87,8 @@ def ldam_logits(
     >>> m = torch.tensor([0.25, 0.5])
     >>> ldam_logits(z, torch.tensor([1]), m, s=2.0)   # 2 * (0.5, 0.25 - 0.5)
     tensor([[ 1.0000, -0.5000]])
-    >>> ldam_logits(z, torch.tensor([[0.5, 0.5]]), m, s=2.0)  # 2 * (0.5 - 0.125, 0.25 - 0.25)
+    >>> # 2 * (0.5 - 0.125, 0.25 - 0.25):
+    >>> ldam_logits(z, torch.tensor([[0.5, 0.5]]), m, s=2.0)
     tensor([[0.7500, 0.0000]])
     """
     z = logits.float()
@@ -152,8 +153,10 @@ def ldam_cross_entropy(
     >>> m = torch.tensor([0.1, 0.5, 0.3])
     >>> loss = ldam_cross_entropy(z, torch.tensor([[0.4, 0.6, 0.0]]), m, s=10.0)
     >>> ce = torch.nn.functional.cross_entropy
-    >>> two_terms = (0.4 * ce(10 * (z - torch.tensor([0.1, 0, 0])), torch.tensor([0]))
-    ...              + 0.6 * ce(10 * (z - torch.tensor([0, 0.5, 0])), torch.tensor([1])))
+    >>> two_terms = (
+    ...     0.4 * ce(10 * (z - torch.tensor([0.1, 0, 0])), torch.tensor([0]))
+    ...     + 0.6 * ce(10 * (z - torch.tensor([0, 0.5, 0])), torch.tensor([1]))
+    ... )
     >>> torch.allclose(loss, two_terms)
     True
     """

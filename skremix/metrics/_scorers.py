@@ -100,7 +100,8 @@ def get_scorers() -> dict[str, Callable[..., float]]:
     >>> res = cross_validate(LogisticRegression(max_iter=500), X, y, cv=3,
     ...                      scoring=get_scorers())
     >>> sorted(k for k in res if k.startswith("test_"))
-    ['test_balanced_accuracy', 'test_f1_macro', 'test_g_mean', 'test_neg_balanced_brier']
+    ['test_balanced_accuracy', 'test_f1_macro', 'test_g_mean',
+     'test_neg_balanced_brier']
     """
     return {
         "balanced_accuracy": get_scorer("balanced_accuracy"),

@@ -114,8 +114,9 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
     (Bellinger et al., Algorithm 1): a mini-batch is drawn in the standard
     way, then re-sampled with replacement to the same share of each class
     *present in it*. ``"global"`` is skremix's extension: every batch holds
-    ``batch_size // C`` samples of each of the ``C`` classes, and the ``batch_size % C`` remaining slots go to distinct classes
-    drawn uniformly at random for that batch. The batch size is therefore
+    ``batch_size // C`` samples of each of the ``C`` classes, and the
+    ``batch_size % C`` remaining slots go to distinct classes drawn
+    uniformly at random for that batch. The batch size is therefore
     exactly ``batch_size`` and class frequencies are uniform in expectation.
     Samples of a class are drawn from that class's indices over the *whole*
     label set, so a rare class is present in every batch whenever

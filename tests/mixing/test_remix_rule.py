@@ -24,7 +24,8 @@ def test_three_cases_of_eq10_on_a_hand_made_batch():
         remix_label_factor(lam, n_i, n_j), torch.tensor([0.0, 0.3, 0.3, 0.3])
     )
     lam = 0.8
-    # sample 0: lam 0.8 is not < 0.5 -> lam; sample 1: ratio 1/9 and 1 - lam = 0.2 < 0.5 -> 1
+    # sample 0: lam 0.8 is not < 0.5 -> lam; sample 1: ratio 1/9 and 1 - lam = 0.2
+    # < 0.5 -> 1
     assert torch.allclose(
         remix_label_factor(lam, n_i, n_j), torch.tensor([0.8, 1.0, 0.8, 0.8])
     )
