@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from _imports import resolve
 
 import skremix
 
@@ -37,21 +38,6 @@ def _documented_names():
     return names
 
 
-def _resolve(dotted):
-    """The object at ``dotted``: the longest importable module prefix, then
-    attributes."""
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ModuleNotFoundError(dotted)
-
-
 def test_the_public_modules_are_found():
     modules = _public_modules()
     for name in ["skremix.base", "skremix.nn", "skremix.mixing", "skremix.losses"]:
@@ -75,7 +61,7 @@ def test_the_api_page_lists_names():
 
 @pytest.mark.parametrize("dotted", _documented_names())
 def test_every_documented_name_imports(dotted):
-    _resolve(dotted)
+    resolve(dotted)
 
 
 def test_the_console_script_imports():
