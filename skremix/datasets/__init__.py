@@ -10,9 +10,6 @@ once into a cache folder by the fetchers (``fetch_cifar10_lt``,
 from skremix.datasets._cifar import fetch_cifar10_lt, fetch_cifar100_lt, load_cifar
 from skremix.datasets._download import get_data_home
 from skremix.datasets._images import (
-    COLOUR_PHOTOS,
-    GREY_PHOTOS,
-    SHAPES,
     load_faces,
     load_photo_patches,
     make_shapes,
@@ -38,10 +35,7 @@ __all__ = [
     "load_digits_images",
     "make_noisy_digits",
     "make_shapes",
-    "SHAPES",
     "load_photo_patches",
-    "GREY_PHOTOS",
-    "COLOUR_PHOTOS",
     "load_faces",
     "load_breast_cancer_imbalanced",
     "load_wine_data",

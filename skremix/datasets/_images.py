@@ -11,9 +11,6 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 __all__ = [
-    "SHAPES",
-    "GREY_PHOTOS",
-    "COLOUR_PHOTOS",
     "make_shapes",
     "load_photo_patches",
     "load_faces",
@@ -70,7 +67,7 @@ def make_shapes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Make a shape-recognition task: 10 shapes in random pose on cluttered texture.
 
-    Each image shows one of the shapes in :data:`SHAPES` (disc, ring, square,
+    Each image shows one of 10 shapes (in label order: disc, ring, square,
     frame, triangle, cross, star, crescent, L-shape, half disc) at a random
     rotation, scale (a radius of 0.3 to 0.48 of the side) and position, with a
     random contrast and a sinusoidal grating on the shape, over a smooth
@@ -99,13 +96,13 @@ def make_shapes(
     X : ndarray of shape (10 * n_per_class, 1, size, size), dtype float32
         The images, roughly in ``[0, 1]`` plus noise.
     y : ndarray of shape (10 * n_per_class,), dtype int64
-        Index of the shape in :data:`SHAPES`.
+        Index of the shape, in the order above.
 
     Examples
     --------
-    >>> from skremix.datasets import SHAPES, make_shapes
+    >>> from skremix.datasets import make_shapes
     >>> X, y = make_shapes(n_per_class=3, random_state=0)
-    >>> X.shape, X.dtype, len(SHAPES)
+    >>> X.shape, X.dtype, len(set(y.tolist()))
     ((30, 1, 20, 20), dtype('float32'), 10)
     """
     if int(n_per_class) < 1:
@@ -228,7 +225,7 @@ def load_photo_patches(
 dtype float32
         The patches.
     y : ndarray of shape (n_classes * n_per_class,), dtype int64
-        Index of the photograph in ``GREY_PHOTOS`` or ``COLOUR_PHOTOS``.
+        Index of the photograph, in the order above.
 
     Examples
     --------

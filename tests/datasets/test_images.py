@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from skremix.datasets import SHAPES, make_shapes
-from skremix.datasets._images import _SHAPE_TESTS, _box_blur
+from skremix.datasets import make_shapes
+from skremix.datasets._images import _SHAPE_TESTS, SHAPES, _box_blur
 
 
 def _area(name, n=801):
@@ -89,7 +89,8 @@ def test_make_shapes_rejects_bad_arguments(kwargs, match):
 
 def test_photo_patches_are_grid_cells_of_the_photographs():
     skimage_data = pytest.importorskip("skimage.data")
-    from skremix.datasets import COLOUR_PHOTOS, GREY_PHOTOS, load_photo_patches
+    from skremix.datasets import load_photo_patches
+    from skremix.datasets._images import COLOUR_PHOTOS, GREY_PHOTOS
 
     X, y = load_photo_patches(n_per_class=5, random_state=0)
     assert X.shape == (50, 1, 16, 16) and X.dtype == np.float32
