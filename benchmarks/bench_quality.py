@@ -553,8 +553,9 @@ def report(args):
         lines.append(f"== {budget} epochs ==")
         head = f"{'column':<34}" + "".join(f"{s[:22]:>24}" for s in settings)
         lines.append(head)
+        nan = {"bacc": float("nan")}
         ref_line = f"{'erm_skorch balanced accuracy':<34}" + "".join(
-            f"{lookup[(s, budget, 'erm_skorch')]['bacc'] if (s, budget, 'erm_skorch') in lookup else float('nan'):>24.1f}"
+            f"{lookup.get((s, budget, 'erm_skorch'), nan)['bacc']:>24.1f}"
             for s in settings
         )
         lines.append(ref_line)

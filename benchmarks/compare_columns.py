@@ -7,7 +7,8 @@ setting of a group). Reads the ``raw.csv`` of ``bench_quality.py run``.
 
 Usage::
 
-    python benchmarks/compare_columns.py benchmarks/results/quality/precise_bn/raw.csv \\
+    python benchmarks/compare_columns.py \\
+        benchmarks/results/quality/precise_bn/raw.csv \\
         --pairs "remix:remix[precise_bn=False],erm:erm[precise_bn=False]" --group tune
 """
 

@@ -21,7 +21,8 @@ Two parts, on the image settings of the quality matrix's tune group
 
 Usage::
 
-    python benchmarks/diagnose_remix_images.py --out benchmarks/results/quality/remix_images
+    python benchmarks/diagnose_remix_images.py \\
+        --out benchmarks/results/quality/remix_images
 """
 
 from __future__ import annotations
@@ -184,7 +185,8 @@ def main(argv=None):
         "",
     ]
     lines.append(
-        f"{'setting':<22}{'alpha':>6}{'kappa':>6}{'tau':>5}{'wholly rarer':>14}{'rare-half label':>17}{'rare-half data':>16}"
+        f"{'setting':<22}{'alpha':>6}{'kappa':>6}{'tau':>5}{'wholly rarer':>14}"
+        f"{'rare-half label':>17}{'rare-half data':>16}"
     )
     for setting in settings:
         _, y_tr, _, _ = bench_quality.split(setting, 0)
@@ -246,13 +248,15 @@ def main(argv=None):
     with raw.open() as f:
         rows = list(csv.DictReader(f))
     lines.append(
-        f"2. Trained nets, {args.epochs} epochs, seeds {args.seeds}: means over seeds; gain = paired difference to erm_skorch with its 95% t-interval"
+        f"2. Trained nets, {args.epochs} epochs, seeds {args.seeds}: means over "
+        "seeds; gain = paired difference to erm_skorch with its 95% t-interval"
     )
     for setting in settings:
         lines.append("")
         lines.append(setting)
         lines.append(
-            f"  {'column':<50}{'bal.acc':>8}{'gain [95% CI]':>22}{'recall freq':>12}{'recall rare':>12}{'rare pred.':>11}{'BN var':>8}"
+            f"  {'column':<50}{'bal.acc':>8}{'gain [95% CI]':>22}{'recall freq':>12}"
+            f"{'recall rare':>12}{'rare pred.':>11}{'BN var':>8}"
         )
         ref = {
             int(r["seed"]): float(r["bacc"])
@@ -280,7 +284,8 @@ def main(argv=None):
                 return np.mean([float(r[key]) for r in mine])
 
             lines.append(
-                f"  {col:<50}{mean('bacc'):>8.1f}{d.mean():>+8.1f} [{d.mean() - half:+.1f}, {d.mean() + half:+.1f}]"
+                f"  {col:<50}{mean('bacc'):>8.1f}{d.mean():>+8.1f} "
+                f"[{d.mean() - half:+.1f}, {d.mean() + half:+.1f}]"
                 f"{mean('recall_frequent'):>12.1f}{mean('recall_rare'):>12.1f}{mean('rare_predicted'):>11.2f}"
                 f"{mean('bn_var_ratio'):>8.2f}"
             )
