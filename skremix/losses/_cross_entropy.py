@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from skremix.losses._focal import focal_loss
 from skremix.losses._ldam import ldam_cross_entropy, ldam_logits
 
 __all__ = ["soft_cross_entropy", "batch_loss"]
@@ -66,12 +67,18 @@ def batch_loss(
     ldam_margins: torch.Tensor | None = None,
     ldam_s: float = 30.0,
     sample_weight: torch.Tensor | None = None,
+    logit_adjustment: torch.Tensor | None = None,
+    focal_gamma: float | None = None,
 ) -> torch.Tensor:
     """The training loss of a skremix batch: the mean per-sample loss.
 
     Cross-entropy, with class weights ``weight`` when given (re-weighting),
-    LDAM margins when ``ldam_margins`` is given, and each row's loss times
-    its ``sample_weight`` when given. The weighted per-sample losses are
+    LDAM margins when ``ldam_margins`` is given, the logits shifted by
+    ``logit_adjustment`` when given (the logit-adjusted loss), the focal
+    loss instead of the cross-entropy when ``focal_gamma`` is given, and
+    each row's loss times its ``sample_weight`` when given. The LDAM
+    margins combine with neither of the other two. The weighted per-sample
+    losses are
     divided by the batch size, never by the sum of the weights (the
     reference DRW code divides by the weights' sum): every method and every
     re-balancing mode gets the same normalisation.
@@ -94,6 +101,13 @@ def batch_loss(
     sample_weight : torch.Tensor of shape (B,), default=None
         Per-row weights multiplying each row's (class-weighted) loss before
         the mean over the rows; None weights every row 1.
+    logit_adjustment : torch.Tensor of shape (C,), default=None
+        Per-class offsets added to the logits before the loss
+        (:func:`logit_adjustment`, ``tau * log(pi)``); soft targets stay as
+        they are.
+    focal_gamma : float, default=None
+        The focusing parameter of :func:`focal_loss`; None for the
+        cross-entropy.
 
     Returns
     -------
@@ -103,6 +117,7 @@ def batch_loss(
     See Also
     --------
     soft_cross_entropy : The per-sample loss without margins.
+    focal_loss : The per-sample loss with ``focal_gamma``.
 
     Examples
     --------
@@ -116,7 +131,31 @@ def batch_loss(
 
     >>> batch_loss(logits, torch.tensor([0, 1]), sample_weight=torch.tensor([0.0, 2.0]))
     tensor(0.6931)
+
+    Logit adjustment: logits (0, 0) shifted by ``log(1/2), log(1/2)`` give the
+    same softmax, so the same loss; by ``log(3/4), log(1/4)``, the class-1
+    loss is ``log 4``.
+
+    >>> batch_loss(torch.zeros(1, 2), torch.tensor([1]),
+    ...            logit_adjustment=torch.log(torch.tensor([0.75, 0.25])))
+    tensor(1.3863)
     """
+    if ldam_margins is not None and (
+        logit_adjustment is not None or focal_gamma is not None
+    ):
+        raise ValueError(
+            "ldam_margins cannot be combined with logit_adjustment or "
+            "focal_gamma: each defines its own loss of the logits."
+        )
+    if logit_adjustment is not None:
+        logits = logits.float() + logit_adjustment.to(
+            device=logits.device, dtype=torch.float32
+        )
+    if focal_gamma is not None:
+        loss = focal_loss(logits, targets, focal_gamma, weight)
+        if sample_weight is not None:
+            loss = loss * sample_weight.to(device=loss.device, dtype=torch.float32)
+        return loss.mean()
     if sample_weight is not None:
         return (
             _per_sample_loss(logits, targets, weight, ldam_margins, ldam_s)
