@@ -59,7 +59,8 @@ default='constant'
         Class re-balancing of Cao et al. (2019) with effective-number weights
         ``w_c = (1 - b) / (1 - b**N_c)`` scaled to sum to C: re-weighting
         (``'rw'``) or re-sampling (``'rs'``) from the first epoch, or deferred
-        (``'drw'``, ``'drs'``) from ``rebalance_start``.
+        (``'drw'``, ``'drs'``) from ``rebalance_start``. ``'rw'`` is also the
+        class-balanced loss of Cui et al. (2019), whose weights these are.
     rebalance_start : int or float, default=0.8
         Deferred start: an int is the number of plain epochs; a float in
         [0, 1) the fraction of ``max_epochs`` trained plain (0.8 = the papers'
@@ -68,7 +69,7 @@ default='constant'
         decay of ``lr_schedule='step'``.
     rebalance_beta : float, default=0.9999
         ``b`` of the effective number.
-    loss : {'ce', 'ldam'}, default='ce'
+    loss : {'ce', 'ldam', 'logit_adjusted', 'focal'}, default='ce'
         Training loss. ``'ce'``: cross-entropy. ``'ldam'``: the
         label-distribution-aware margin loss of Cao et al. (2019): the margin
         ``m_c = ldam_max_m * (N_c / N_min)**-0.25`` is subtracted from the
@@ -82,10 +83,36 @@ default='constant'
         No margin at validation and prediction, where the logits are scaled
         by ``ldam_s`` (validation loss, ``predict_proba``), as in training.
         With ``rebalance='drw'`` this is LDAM-DRW.
+        ``'logit_adjusted'``: the cross-entropy of the logits plus
+        ``la_tau * log(pi_c)``, ``pi`` the training priors (Menon et al.
+        2021, Eq. 10; at ``la_tau=1`` the Balanced Softmax of Ren et al.
+        2020); soft targets stay as they are, and ``predict_proba`` is the
+        softmax of the raw logits (:func:`skremix.losses.logit_adjustment`).
+        ``'focal'``: the focal loss ``-(1 - p_y)**focal_gamma * log p_y`` of
+        Lin et al. (2017), for a soft target ``t`` the target-weighted sum
+        ``-sum_c t_c (1 - p_c)**focal_gamma log p_c``
+        (:func:`skremix.losses.focal_loss`). Both validate with the plain
+        cross-entropy. One loss at a time: LDAM's margins combine with
+        neither (``posthoc_tau`` is defined for an LDAM net).
     ldam_max_m : float, default=0.5
         Largest LDAM margin (that of the rarest class); ``loss='ldam'`` only.
     ldam_s : float, default=30.0
         Logit scale of LDAM; ``loss='ldam'`` only.
+    la_tau : float, default=1.0
+        ``tau`` of the logit-adjusted loss, >= 0; ``loss='logit_adjusted'``
+        only.
+    focal_gamma : float, default=2.0
+        Focusing parameter ``gamma`` of the focal loss, >= 0 (2 in the
+        paper); ``loss='focal'`` only.
+    posthoc_tau : float or None, default=None
+        Post-hoc logit adjustment of Menon et al. (2021, Eq. 9) at
+        prediction: ``predict_proba`` is the softmax of ``f(x) - posthoc_tau
+        * log(pi)``, ``pi`` the priors of ``class_counts_`` (LDAM's logits
+        scaled by ``ldam_s`` first), and ``predict`` its argmax. None (the
+        default) leaves predictions as trained; training, the validation
+        loss and ``valid_bacc`` never use it. It can be set after ``fit``
+        (``set_params``), and is refused with ``loss='logit_adjusted'``,
+        whose training already adjusts the logits.
     precision : {'fp32', 'bf16'}, default='fp32'
         'bf16' runs the module's forward passes (training and prediction)
         under ``torch.autocast`` with bfloat16; losses and probabilities stay

@@ -56,6 +56,7 @@ from skremix._validation import (
     check_input_params,
     check_module,
     check_params,
+    check_posthoc,
     encode_labels,
     validate_fit_data,
     validate_sample_weight,
@@ -65,7 +66,7 @@ from skremix.augment import random_crop_flip
 from skremix.base import FitState, TrainStep
 from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccuracy
 from skremix.datasets import imbalance_kind
-from skremix.losses import batch_loss, ldam_margins
+from skremix.losses import batch_loss, ldam_margins, logit_adjustment
 from skremix.mixing import resolve_layer
 from skremix.nn import default_module
 from skremix.sampling import effective_number_weights
@@ -126,11 +127,14 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "rebalance_beta": [Interval(numbers.Real, 0, 1, closed="left")],
         "mix_layer": [str, None],
         "random_state": ["random_state"],
-        "loss": [StrOptions({"ce", "ldam"})],
+        "loss": [StrOptions({"ce", "ldam", "logit_adjusted", "focal"})],
         "precision": [StrOptions({"fp32", "bf16"})],
         "channels_last": ["boolean"],
         "ldam_max_m": [Interval(numbers.Real, 0, None, closed="neither")],
         "ldam_s": [Interval(numbers.Real, 0, None, closed="neither")],
+        "la_tau": [Interval(numbers.Real, 0, None, closed="left")],
+        "focal_gamma": [Interval(numbers.Real, 0, None, closed="left")],
+        "posthoc_tau": [Interval(numbers.Real, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -151,6 +155,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         loss="ce",
         ldam_max_m=0.5,
         ldam_s=30.0,
+        la_tau=1.0,
+        focal_gamma=2.0,
+        posthoc_tau=None,
         precision="fp32",
         channels_last=False,
         augment=None,
@@ -186,6 +193,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.channels_last = channels_last
         self.ldam_max_m = ldam_max_m
         self.ldam_s = ldam_s
+        self.la_tau = la_tau
+        self.focal_gamma = focal_gamma
+        self.posthoc_tau = posthoc_tau
         self.augment = augment
         self.standardize = standardize
         self.integer_inputs = integer_inputs
@@ -847,8 +857,18 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             def margins(counts):
                 return ldam_margins(counts, self.ldam_max_m)
 
+        offsets = None
+        if self.loss == "logit_adjusted":
+
+            def offsets(counts):
+                return logit_adjustment(counts, self.la_tau)
+
         return FitState.from_counts(
-            self.class_counts_, self.class_weights_, device, ldam_margins=margins
+            self.class_counts_,
+            self.class_weights_,
+            device,
+            ldam_margins=margins,
+            logit_adjustment=offsets,
         )
 
     def fit_state(self, device):
@@ -1097,7 +1117,10 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         divided by the batch size (not by the sum of the weights, as the
         reference DRW code does), the same normalisation for every method.
         With ``loss='ldam'`` the logits get the LDAM margins and scale in
-        training, the scale alone at validation.
+        training, the scale alone at validation. ``loss='logit_adjusted'``
+        shifts the logits by ``la_tau * log(pi)`` in training and
+        ``loss='focal'`` takes the focal loss there; both validate with the
+        plain cross-entropy of the logits.
 
         Parameters
         ----------
@@ -1133,6 +1156,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             ldam_margins=state.ldam_margins,
             ldam_s=self.ldam_s,
             sample_weight=sample_weight,
+            logit_adjustment=state.logit_adjustment,
+            focal_gamma=self.focal_gamma if self.loss == "focal" else None,
         )
 
     # ------------------------------------------------------------- predicting
@@ -1157,17 +1182,30 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return out[:n]
 
     # Override of skorch 1.4 NeuralNet._get_predict_nonlinearity: float64 softmax,
-    # LDAM's scale.
+    # LDAM's scale, post-hoc logit adjustment.
     def _get_predict_nonlinearity(self):
         if (
             isinstance(self.predict_nonlinearity, str)
             and self.predict_nonlinearity == "auto"
         ):
+            if getattr(self, "posthoc_tau", None) is not None:
+                return self._posthoc_nonlinearity()
             if self.loss == "ldam":
                 # The probabilities of the scaled logits LDAM trained.
                 return lambda logits: _softmax(self.ldam_s * logits)
             return _softmax
         return super()._get_predict_nonlinearity()
+
+    def _posthoc_nonlinearity(self):
+        """The softmax of the logits minus ``posthoc_tau * log(pi)`` (Menon
+        et al. 2021, Eq. 9), ``pi`` the priors of ``class_counts_``; LDAM's
+        logits scaled by ``ldam_s`` first."""
+        check_posthoc(self)
+        shift = logit_adjustment(self.class_counts_, self.posthoc_tau).double()
+        scale = self.ldam_s if self.loss == "ldam" else 1.0
+        return lambda logits: _softmax(
+            scale * logits.double() - shift.to(logits.device)
+        )
 
     # Override of skorch 1.4 NeuralNetClassifier.predict_proba, wrapped:
     # validation and a finiteness check.

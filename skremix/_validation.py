@@ -48,6 +48,7 @@ def check_params(estimator):
     )
     _check_no_accelerate(estimator)
     _check_lr_milestones(estimator)
+    _check_loss_combinations(estimator)
     raw = estimator.__dict__.get("device", "auto")
     if raw is None:
         # skorch's "leave the module where it is": skremix places the data
@@ -314,6 +315,34 @@ def validate_sample_weight(estimator, sample_weight, X, y, *, fit):
             "iterator_train as DataLoader to train with sample weights."
         )
     return torch.from_numpy(weights.astype(np.float32))
+
+
+def _check_loss_combinations(estimator):
+    """Refuse the combinations of the loss and re-balancing parameters that
+    make no sense, before any data is touched."""
+    if estimator.posthoc_tau is not None:
+        check_posthoc(estimator, fitted=False)
+
+
+def check_posthoc(estimator, fitted=True):
+    """Checks of ``posthoc_tau``: not on a net trained with the logit-adjusted
+    loss (the adjustment would be applied twice), and, when predicting, the
+    class counts the priors come from."""
+    name = type(estimator).__name__
+    if estimator.loss == "logit_adjusted":
+        raise ValueError(
+            f"posthoc_tau={estimator.posthoc_tau!r} adjusts the predictions of a "
+            f"net trained without logit adjustment, and this {name} trains with "
+            "loss='logit_adjusted', which already builds the adjustment into "
+            "the logits: applying both adjusts twice. Use one: posthoc_tau=None, "
+            "or a loss other than 'logit_adjusted'."
+        )
+    if fitted and getattr(estimator, "class_counts_", None) is None:
+        raise ValueError(
+            f"posthoc_tau needs the training class priors, class_counts_, which "
+            f"{name} learns at fit; a net built by initialize() and load_params "
+            "has none: fit it, or predict with posthoc_tau=None."
+        )
 
 
 def _check_lr_milestones(estimator):

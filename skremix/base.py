@@ -88,6 +88,10 @@ class FitState:
         Effective-number class weights (float32, sum C): ``class_weights_``.
     ldam_margins : torch.Tensor of shape (C,) or None
         Per-class LDAM margins with ``loss='ldam'``, else None.
+    logit_adjustment : torch.Tensor of shape (C,) or None
+        Per-class logit offsets ``tau * log(pi)`` with
+        ``loss='logit_adjusted'`` (:func:`skremix.losses.logit_adjustment`),
+        else None.
 
     See Also
     --------
@@ -106,9 +110,12 @@ class FitState:
     counts: torch.Tensor
     weights: torch.Tensor
     ldam_margins: torch.Tensor | None = None
+    logit_adjustment: torch.Tensor | None = None
 
     @classmethod
-    def from_counts(cls, counts, weights, device, ldam_margins=None, **extra):
+    def from_counts(
+        cls, counts, weights, device, ldam_margins=None, logit_adjustment=None, **extra
+    ):
         """Build the state from host class counts and weights.
 
         Parameters
@@ -121,6 +128,9 @@ class FitState:
             Where the tensors live.
         ldam_margins : callable or None, default=None
             Called with the device ``counts`` tensor to give the margins.
+        logit_adjustment : callable or None, default=None
+            Called with the device ``counts`` tensor to give the logit
+            offsets.
         **extra : dict
             Further fields of a subclass.
 
@@ -136,5 +146,8 @@ class FitState:
             counts=counts_t,
             weights=torch.as_tensor(weights, dtype=torch.float32, device=device),
             ldam_margins=None if ldam_margins is None else ldam_margins(counts_t),
+            logit_adjustment=(
+                None if logit_adjustment is None else logit_adjustment(counts_t)
+            ),
             **extra,
         )

@@ -176,9 +176,13 @@ BASE_PARAMS = {
         [1.0, -1, -0.1, 1.5, NAN, "0.5"],
     ),
     "rebalance_beta": ([0.0, 0.5, 0.9999, 0.999999], [1.0, -0.1, NAN]),
-    "loss": (["ce", "ldam"], ["focal", None]),
+    "loss": (["ce", "ldam", "logit_adjusted", "focal"], ["hinge", None]),
     "ldam_max_m": ([0.5, 1e-6, 10.0], [0, -0.5]),
     "ldam_s": ([1.0, 30.0, 100.0], [0, -1.0]),
+    "la_tau": ([0.0, 1.0, 2.0], [-1.0, NAN, "1"]),
+    "focal_gamma": ([0.0, 0.5, 2.0], [-1.0, NAN]),
+    # posthoc_tau with loss='logit_adjusted' is refused: tests/test_baselines.py.
+    "posthoc_tau": ([None], [-1.0, NAN, "1"]),
     "precision": (["fp32", "bf16"], ["fp16"]),
     "channels_last": ([False, True], ["yes"]),
     "lr_schedule": (

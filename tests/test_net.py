@@ -307,7 +307,7 @@ def test_bad_input_fails_before_training(X, y, error, match):
         (dict(rebalance="balanced"), "rebalance"),
         (dict(rebalance_start=1.5), "rebalance_start"),
         (dict(rebalance_beta=1.0), "rebalance_beta"),
-        (dict(loss="focal"), "loss"),
+        (dict(loss="hinge"), "loss"),
         (dict(device="tpu"), "device"),
     ],
 )

@@ -152,7 +152,7 @@ def test_ldam_with_mixing_and_rsg(tabular_imbalanced):
 
 
 @pytest.mark.parametrize(
-    "params", [{"loss": "focal"}, {"ldam_s": 0.0}, {"ldam_max_m": -0.5}]
+    "params", [{"loss": "hinge"}, {"ldam_s": 0.0}, {"ldam_max_m": -0.5}]
 )
 def test_invalid_ldam_params(tabular_imbalanced, params):
     X, y = tabular_imbalanced
