@@ -55,12 +55,26 @@ default='constant'
         ``skorch.dataset.ValidSplit(0.2, stratified=True)`` to hold out a
         validation part: its balanced accuracy is recorded as ``valid_bacc``
         and class counts are those of the training part.
-    rebalance : {None, 'rw', 'rs', 'drw', 'drs'}, default=None
+    rebalance : {None, 'rw', 'rs', 'drw', 'drs', 'crt'}, default=None
         Class re-balancing of Cao et al. (2019) with effective-number weights
         ``w_c = (1 - b) / (1 - b**N_c)`` scaled to sum to C: re-weighting
         (``'rw'``) or re-sampling (``'rs'``) from the first epoch, or deferred
         (``'drw'``, ``'drs'``) from ``rebalance_start``. ``'rw'`` is also the
         class-balanced loss of Cui et al. (2019), whose weights these are.
+        ``'crt'``: classifier re-training of Kang et al. (2020), deferred:
+        from ``rebalance_start`` the module's parameters outside its
+        ``head`` submodule are frozen, the head is re-initialised (its
+        ``reset_parameters``, a fresh optimizer state) and trained alone on
+        class-balanced batches (each draw a class uniformly, then one of its
+        samples); the method's training step (mixing, ...) runs as before.
+        BatchNorm layers of the frozen part keep normalising with batch
+        statistics and updating their running statistics (buffers, not
+        parameters), so that ``precise_bn`` gives prediction the statistics
+        of the batches the head was trained on. After ``fit`` every
+        parameter trains again (``partial_fit`` repeats the scheme per call).
+        Needs at least one plain epoch and a module with a ``head``
+        submodule (every built-in one). See the user guide's "Long-tail
+        baselines".
     rebalance_start : int or float, default=0.8
         Deferred start: an int is the number of plain epochs; a float in
         [0, 1) the fraction of ``max_epochs`` trained plain (0.8 = the papers'

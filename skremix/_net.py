@@ -119,7 +119,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "integer_inputs": [StrOptions({"float", "keep"})],
         "precise_bn": ["boolean"],
         "data_placement": [StrOptions({"auto", "device", "host"})],
-        "rebalance": [StrOptions({"rw", "rs", "drw", "drs"}), None],
+        "rebalance": [StrOptions({"rw", "rs", "drw", "drs", "crt"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
             Interval(numbers.Real, 0, 1, closed="left"),
@@ -571,7 +571,81 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.module_ = module(**kwargs)
         if self.channels_last and len(self.input_shape_) == 3:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
+        self.__dict__.pop("_crt_frozen", None)  # a new module: nothing frozen
         return self
+
+    # ------------------------------------------------- classifier re-training
+    def _crt_head(self):
+        """The classifier head that ``rebalance='crt'`` re-trains: the
+        module's ``head`` submodule (that of every built-in module)."""
+        head = getattr(self.module_, "head", None)
+        if (
+            not isinstance(head, torch.nn.Module)
+            or next(head.parameters(), None) is None
+        ):
+            raise ValueError(
+                f"rebalance='crt' re-initialises and re-trains the classifier head, "
+                f"which it finds as the submodule named 'head'; "
+                f"{type(self.module_).__name__} has no 'head' submodule with "
+                "parameters. Name the module's last (classifier) layer 'head', or "
+                "use another rebalance."
+            )
+        return head
+
+    def _crt_phase(self):
+        """Classifier re-training (cRT, Kang et al. 2020), at each step of
+        ``rebalance='crt'``: at the first re-training step of a fit, freeze
+        every parameter of the module outside the head (``requires_grad``
+        off, gradients dropped), re-initialise the head with its own
+        ``reset_parameters`` and drop its optimizer state; before the
+        re-training phase (plain epochs of a later ``partial_fit``), train
+        every parameter again."""
+        active = self._rebalance_active(("crt",))
+        frozen = self.__dict__.get("_crt_frozen")
+        if active and frozen is None:
+            head = self._crt_head()
+            in_head = {id(p) for p in head.parameters()}
+            names = []
+            for name, param in self.module_.named_parameters():
+                if id(param) not in in_head and param.requires_grad:
+                    param.requires_grad_(False)
+                    param.grad = None
+                    names.append(name)
+            for layer in head.modules():
+                reset = getattr(layer, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+            for param in head.parameters():
+                self.optimizer_.state.pop(param, None)
+            self.__dict__["_crt_frozen"] = names
+        elif not active and frozen is not None:
+            self._crt_unfreeze()
+
+    def _crt_unfreeze(self):
+        """Let the parameters that cRT froze train again."""
+        names = set(self.__dict__.pop("_crt_frozen", None) or ())
+        for name, param in self.module_.named_parameters():
+            if name in names:
+                param.requires_grad_(True)
+
+    # Override of skorch 1.4 NeuralNet.on_train_end: cRT's frozen features
+    # train again after the fit.
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        """Let the feature layers that ``rebalance='crt'`` froze train again.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            This net.
+        X : object, default=None
+            The training inputs; unused.
+        y : object, default=None
+            The training labels; unused.
+        **kwargs : dict
+            Passed to skorch's ``on_train_end``.
+        """
+        self._crt_unfreeze()
+        super().on_train_end(net, X=X, y=y, **kwargs)
 
     def _augment_batch(self, X):
         """The training augmentation of ``augment``, before any mixing."""
@@ -987,12 +1061,18 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
         Shuffled; with re-sampling active (``'rs'``, or ``'drs'`` after the
         deferred start) ``len(y)`` draws with replacement, each sample with
-        probability proportional to its class weight.
+        probability proportional to its class weight; in the re-training
+        phase of ``'crt'``, class-balanced sampling (Kang et al. 2020): each
+        draw picks a class uniformly, then a sample of it uniformly, i.e.
+        probability proportional to ``1 / N_c``.
         """
         n = len(y)
         if self._rebalance_active(("rs", "drs")):
             weights = self.fit_state(y.device).weights[y]
             order = torch.multinomial(weights, n, replacement=True)
+        elif self._rebalance_active(("crt",)):
+            counts = self.fit_state(y.device).counts.clamp_min(1)
+            order = torch.multinomial((1.0 / counts.float())[y], n, replacement=True)
         else:
             order = torch.randperm(n, device=y.device)
         return _loop.chunks(order, batch_size)
@@ -1032,6 +1112,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         # its flag tells when the walk is needed.
         if not self.module_.training:
             self._set_training(True)
+        if self.rebalance == "crt":
+            self._crt_phase()
         Xi, yi = unpack_data(batch)
         Xi = _loop.as_float(Xi)  # uint8 batches from a DataLoader
         if self.augment is not None:

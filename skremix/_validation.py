@@ -320,8 +320,22 @@ def validate_sample_weight(estimator, sample_weight, X, y, *, fit):
 def _check_loss_combinations(estimator):
     """Refuse the combinations of the loss and re-balancing parameters that
     make no sense, before any data is touched."""
+    name = type(estimator).__name__
     if estimator.posthoc_tau is not None:
         check_posthoc(estimator, fitted=False)
+    if estimator.rebalance == "crt":
+        start = estimator.rebalance_start
+        if not isinstance(start, numbers.Integral):
+            start = int(start * estimator.max_epochs)
+        if start == 0:
+            raise ValueError(
+                f"rebalance='crt' re-trains the head of features learnt in the "
+                f"epochs before rebalance_start, and rebalance_start="
+                f"{estimator.rebalance_start!r} with max_epochs="
+                f"{estimator.max_epochs} leaves none: the head would be trained "
+                f"on random features. Give {name} at least one plain epoch "
+                "(rebalance_start >= 1, or a larger max_epochs)."
+            )
 
 
 def check_posthoc(estimator, fitted=True):
@@ -476,6 +490,8 @@ def check_module(estimator):
             f"class, (B, {len(estimator.classes_)}); it gave {got} for B=2. Give it "
             f"n_classes={len(estimator.classes_)} outputs."
         )
+    if getattr(estimator, "rebalance", None) == "crt":
+        estimator._crt_head()
     estimator._check_method_layers()
 
 

@@ -1,14 +1,17 @@
 """The long-tail baselines of every classifier, with hand-worked values: the
-logit-adjusted loss (Menon et al. 2021) and its post-hoc form, and the focal
-loss (Lin et al. 2017)."""
+logit-adjusted loss (Menon et al. 2021) and its post-hoc form, the focal loss
+(Lin et al. 2017) and classifier re-training (cRT, Kang et al. 2020)."""
 
+import copy
 import math
 
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
-from skremix import ERMClassifier
+from skremix import ERMClassifier, RemixClassifier
+from tests._classifiers import all_classifiers
 
 ROWS = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
 LABELS = np.array([0, 0, 0, 1])  # counts 3 and 1: priors 3/4 and 1/4
@@ -129,6 +132,9 @@ def test_posthoc_adjustment_is_refused_on_a_loss_adjusted_net():
         (dict(la_tau=-1.0), "la_tau"),
         (dict(focal_gamma=-0.5), "focal_gamma"),
         (dict(posthoc_tau=-1.0), "posthoc_tau"),
+        (dict(rebalance="CRT"), "rebalance"),
+        (dict(rebalance="crt", rebalance_start=0), "at least one plain epoch"),
+        (dict(rebalance="crt", rebalance_start=0.5, max_epochs=1), "plain epoch"),
     ],
 )
 def test_bad_parameters_are_refused_before_training(params, match):
@@ -136,3 +142,177 @@ def test_bad_parameters_are_refused_before_training(params, match):
     with pytest.raises(ValueError, match=match):
         clf.fit(ROWS, LABELS)
     assert clf.history is None or len(clf.history) == 0
+
+
+class Headless(torch.nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.fc = torch.nn.Linear(n_features, n_classes)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+def test_crt_without_a_head_is_refused_before_training():
+    clf = ERMClassifier(Headless, rebalance="crt", max_epochs=2, rebalance_start=1)
+    with pytest.raises(ValueError, match="no 'head' submodule"):
+        clf.fit(ROWS, LABELS)
+    assert len(clf.history) == 0
+
+
+# ----------------------------------------------------------------- cRT
+
+
+class Snapshot(Callback):
+    """The module's parameters at the end of each epoch."""
+
+    def initialize(self):
+        self.states = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.states.append(copy.deepcopy(net.module_.state_dict()))
+
+
+@pytest.mark.parametrize("cls", all_classifiers(), ids=lambda c: c.__name__)
+def test_crt_freezes_every_feature_parameter_bit_for_bit(cls, tabular_imbalanced):
+    X, y = tabular_imbalanced
+    snap = Snapshot()
+    clf = cls(
+        rebalance="crt",
+        rebalance_start=2,
+        max_epochs=4,
+        lr=1e-2,
+        random_state=0,
+        callbacks=[("snap", snap)],
+    ).fit(X, y)
+    assert clf.history[:, "rebalance"] == [False, False, True, True]
+    plain_end, final = snap.states[1], clf.module_.state_dict()
+    names = [n for n, _ in clf.module_.named_parameters()]
+    features = [n for n in names if not n.startswith("head.")]
+    head = [n for n in names if n.startswith("head.")]
+    assert features and head
+    # The plain epochs train the features; the re-training epochs do not.
+    assert not all(torch.equal(snap.states[0][n], plain_end[n]) for n in features)
+    for n in features:
+        assert torch.equal(plain_end[n], final[n]), n
+    assert all(not torch.equal(plain_end[n], final[n]) for n in head)
+    # After the fit every parameter trains again.
+    assert all(p.requires_grad for p in clf.module_.parameters())
+
+
+def test_crt_freezes_the_convolutions_and_batchnorm_weights(image_imbalanced):
+    X, y = image_imbalanced
+    snap = Snapshot()
+    clf = ERMClassifier(
+        rebalance="crt",
+        rebalance_start=1,
+        max_epochs=2,
+        random_state=0,
+        callbacks=[("snap", snap)],
+    ).fit(X, y)
+    final = clf.module_.state_dict()
+    for n, _ in clf.module_.named_parameters():
+        if not n.startswith("head."):
+            assert torch.equal(snap.states[0][n], final[n]), n
+
+
+class ResetHead(torch.nn.Linear):
+    """A head whose re-initialisation is recognisable: all 0.25."""
+
+    resets = 0
+
+    def reset_parameters(self):
+        type(self).resets += 1
+        with torch.no_grad():
+            self.weight.fill_(0.25)
+            if self.bias is not None:
+                self.bias.fill_(0.25)
+
+
+class WithResetHead(torch.nn.Module):
+    def __init__(self, n_features, n_classes):
+        super().__init__()
+        self.body = torch.nn.Linear(n_features, 4)
+        self.head = ResetHead(4, n_classes)
+        with torch.no_grad():  # the initial head: all 0.5
+            self.head.weight.fill_(0.5)
+            self.head.bias.fill_(0.5)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.body(x)))
+
+
+@pytest.mark.parametrize("rebalance", ["crt", None])
+def test_crt_reinitialises_the_head_once(rebalance, tabular_imbalanced):
+    X, y = tabular_imbalanced
+    ResetHead.resets = 0
+    # A learning rate too small to move any weight: what is left is the
+    # re-initialisation.
+    clf = ERMClassifier(
+        WithResetHead,
+        rebalance=rebalance,
+        rebalance_start=1,
+        max_epochs=3,
+        lr=1e-30,
+        random_state=0,
+    ).fit(X, y)
+    resets_at_build = 1  # nn.Linear's constructor
+    head = clf.module_.head
+    if rebalance == "crt":
+        assert ResetHead.resets == resets_at_build + 1
+        assert torch.all(head.weight == 0.25) and torch.all(head.bias == 0.25)
+    else:
+        assert ResetHead.resets == resets_at_build
+        assert torch.all(head.weight == 0.5) and torch.all(head.bias == 0.5)
+
+
+class BatchLabels(Callback):
+    """The labels of every training batch, per epoch."""
+
+    def initialize(self):
+        self.epochs = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs.append([])
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.epochs[-1].append(batch[1].cpu().numpy())
+
+
+@pytest.mark.parametrize("cls", [ERMClassifier, RemixClassifier])
+def test_crt_batches_are_class_balanced(cls):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3)).astype(np.float32)
+    y = np.r_[np.zeros(900, int), np.ones(100, int)]
+    labels = BatchLabels()
+    cls(
+        rebalance="crt",
+        rebalance_start=1,
+        max_epochs=3,
+        batch_size=100,
+        random_state=0,
+        callbacks=[("labels", labels)],
+    ).fit(X, y)
+    plain, *crt = [np.concatenate(e) for e in labels.epochs]
+    # The plain epoch is one shuffled pass: the counts of the data.
+    assert np.bincount(plain).tolist() == [900, 100]
+    # Re-training: 1000 draws per epoch, each class with probability 1/2
+    # (binomial standard deviation 16): far from the data's 900 / 100.
+    for epoch in crt:
+        assert len(epoch) == 1000
+        assert 430 <= np.bincount(epoch, minlength=2)[1] <= 570
+
+
+def test_crt_partial_fit_trains_the_features_in_its_plain_epochs(tabular_imbalanced):
+    X, y = tabular_imbalanced
+    clf = ERMClassifier(
+        rebalance="crt", rebalance_start=1, max_epochs=2, random_state=0
+    )
+    clf.partial_fit(X, y)
+    before = copy.deepcopy(clf.module_.blocks.state_dict())
+    clf.partial_fit(X, y)  # one plain epoch, then one of re-training
+    after = clf.module_.blocks.state_dict()
+    assert not all(torch.equal(before[n], after[n]) for n in before)

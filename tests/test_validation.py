@@ -89,7 +89,7 @@ def test_fill_doc_substitutes_markers_and_keeps_braces():
     assert method_doc.startswith("Step.") and "%(" not in method_doc
     assert "        y : torch.Tensor of shape (B,)\n" in method_doc
     assert r":math:`\frac{a}{b}`" in doc and "%(" not in doc
-    assert "rebalance : {None, 'rw', 'rs', 'drw', 'drs'}, default='drw'" in doc
+    assert "rebalance : {None, 'rw', 'rs', 'drw', 'drs', 'crt'}, default='drw'" in doc
     assert _SHARED_PARAMS_DOC.split("\n", 1)[0] in doc
     assert "class_counts_ : ndarray" in doc
     with pytest.raises(KeyError, match="unknown docstring marker 'oops'"):
