@@ -282,6 +282,46 @@ COLUMNS = {
     ),
     "mfw": ("MFWClassifier", {}, "MFWClassifier() (MFW w/ DRW)"),
     "rsg": ("RSGClassifier", {}, "RSGClassifier() (RSG-DRW, profile settings)"),
+    "la": (
+        "ERMClassifier",
+        {"loss": "logit_adjusted"},
+        "ERMClassifier(loss='logit_adjusted'): logit-adjusted loss, tau 1",
+    ),
+    "la_posthoc": (
+        "ERMClassifier",
+        {"posthoc_tau": 1.0},
+        "ERMClassifier(posthoc_tau=1): post-hoc logit adjustment",
+    ),
+    "focal": (
+        "ERMClassifier",
+        {"loss": "focal"},
+        "ERMClassifier(loss='focal'), gamma 2",
+    ),
+    "crt": (
+        "ERMClassifier",
+        {"rebalance": "crt"},
+        "ERMClassifier(rebalance='crt'): cRT",
+    ),
+    "remix_la": (
+        "RemixClassifier",
+        {"loss": "logit_adjusted", "rebalance": None},
+        "RemixClassifier(loss='logit_adjusted', rebalance=None)",
+    ),
+    "remix_la_drw": (
+        "RemixClassifier",
+        {"loss": "logit_adjusted"},
+        "RemixClassifier(loss='logit_adjusted'): with its default DRW",
+    ),
+    "mfw_la": (
+        "MFWClassifier",
+        {"loss": "logit_adjusted", "rebalance": None},
+        "MFWClassifier(loss='logit_adjusted', rebalance=None)",
+    ),
+    "mfw_la_drw": (
+        "MFWClassifier",
+        {"loss": "logit_adjusted"},
+        "MFWClassifier(loss='logit_adjusted'): with its default DRW",
+    ),
     "hgb": ("hgb", {}, "HistGradientBoostingClassifier(class_weight='balanced')"),
     "brf": ("brf", {}, "imblearn BalancedRandomForestClassifier"),
 }

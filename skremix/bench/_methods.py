@@ -210,6 +210,42 @@ _METHODS = [
         "RSGClassifier",
         {"loss": "ldam", "rebalance": "drw"},
     ),
+    _Method(
+        "la",
+        "ERM with the logit-adjusted loss, tau=1 (Menon et al.; Balanced Softmax)",
+        "ERMClassifier",
+        {"loss": "logit_adjusted"},
+    ),
+    _Method(
+        "la_posthoc",
+        "ERM with post-hoc logit adjustment of its predictions, tau=1 (Menon et al.)",
+        "ERMClassifier",
+        {"posthoc_tau": 1.0},
+    ),
+    _Method(
+        "focal",
+        "ERM with the focal loss, gamma=2 (Lin et al.)",
+        "ERMClassifier",
+        {"loss": "focal"},
+    ),
+    _Method(
+        "crt",
+        "ERM, then classifier re-training from 80% of the epochs (cRT, Kang et al.)",
+        "ERMClassifier",
+        {"rebalance": "crt"},
+    ),
+    _Method(
+        "remix_la",
+        "Remix (alpha=0.4) with the logit-adjusted loss instead of DRW",
+        "RemixClassifier",
+        {"loss": "logit_adjusted", "rebalance": None},
+    ),
+    _Method(
+        "mfw_la",
+        "MFW with the logit-adjusted loss instead of DRW",
+        "MFWClassifier",
+        {"loss": "logit_adjusted", "rebalance": None},
+    ),
 ]
 _BY_NAME = {m.name: m for m in _METHODS}
 
