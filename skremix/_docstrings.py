@@ -72,9 +72,9 @@ default='constant'
         parameters), so that ``precise_bn`` gives prediction the statistics
         of the batches the head was trained on. After ``fit`` every
         parameter trains again (``partial_fit`` repeats the scheme per call).
-        Needs at least one plain epoch and a module with a ``head``
-        submodule (every built-in one). See the user guide's "Long-tail
-        baselines".
+        Needs at least one plain epoch, a module with a ``head`` submodule
+        (every built-in one) and ``iterator_train`` left as DataLoader. See
+        the user guide's "Long-tail baselines".
     rebalance_start : int or float, default=0.8
         Deferred start: an int is the number of plain epochs; a float in
         [0, 1) the fraction of ``max_epochs`` trained plain (0.8 = the papers'

@@ -336,6 +336,13 @@ def _check_loss_combinations(estimator):
                 f"on random features. Give {name} at least one plain epoch "
                 "(rebalance_start >= 1, or a larger max_epochs)."
             )
+        if estimator.iterator_train is not DataLoader:
+            raise ValueError(
+                f"rebalance='crt' draws class-balanced batches in skremix's batch "
+                f"loop, which replaces the DataLoader; {name} has iterator_train="
+                f"{estimator.iterator_train!r}, whose batches would not be "
+                "balanced. Leave iterator_train as DataLoader."
+            )
 
 
 def check_posthoc(estimator, fitted=True):

@@ -125,6 +125,10 @@ def test_posthoc_adjustment_is_refused_on_a_loss_adjusted_net():
         clf.predict(ROWS)
 
 
+class Loader(torch.utils.data.DataLoader):
+    """A DataLoader of the user's own: skremix's batch loop steps aside."""
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -135,6 +139,7 @@ def test_posthoc_adjustment_is_refused_on_a_loss_adjusted_net():
         (dict(rebalance="CRT"), "rebalance"),
         (dict(rebalance="crt", rebalance_start=0), "at least one plain epoch"),
         (dict(rebalance="crt", rebalance_start=0.5, max_epochs=1), "plain epoch"),
+        (dict(rebalance="crt", iterator_train=Loader), "iterator_train"),
     ],
 )
 def test_bad_parameters_are_refused_before_training(params, match):
