@@ -63,6 +63,25 @@ def test_focal_training_loss_by_hand():
     )
 
 
+@pytest.mark.parametrize("loss", ["logit_adjusted", "focal"])
+def test_mixed_soft_targets_keep_their_mass_under_the_new_losses(loss):
+    # Mixup (Remix with tau=0) of a whole batch: every row has the logits
+    # (1, 0), so the batch loss is sum_c (mean_i t_ic) l_c, and the mean of
+    # the mixed targets is the batch's class frequencies (3/4, 1/4) whatever
+    # lam and the permutation: the loss of the unmixed batch.
+    clf = RemixClassifier(
+        ConstantLogits,
+        tau=0.0,
+        rebalance=None,
+        loss=loss,
+        max_epochs=1,
+        batch_size=-1,
+        random_state=0,
+    ).fit(ROWS, LABELS)
+    mixed = clf.history[0, "batches", 0, "train_loss"]
+    assert mixed == pytest.approx(_first_step_loss(loss=loss), rel=1e-6)
+
+
 def test_focal_with_class_weights_is_the_alpha_balanced_loss():
     # rebalance='rw': effective-number weights w multiply each row's term.
     clf = ERMClassifier(
