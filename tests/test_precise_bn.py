@@ -162,3 +162,49 @@ def test_precise_bn_is_validated():
     X, y = _rows()
     with pytest.raises(ValueError, match="precise_bn"):
         ERMClassifier(precise_bn="yes").fit(X, y)
+
+
+class TokenNorm(nn.Module):
+    """Token ids -> EmbeddingBag -> BatchNorm -> head."""
+
+    def __init__(self, n_classes=2):
+        super().__init__()
+        self.embed = nn.EmbeddingBag(50, 4)
+        self.norm = nn.BatchNorm1d(4)
+        self.head = nn.Linear(4, n_classes)
+
+    def forward(self, x):
+        return self.head(self.norm(self.embed(x)))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8])
+def test_token_ids_reach_the_module_as_integers_in_the_recalibration(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 50, size=(40, 6)).astype(dtype)
+    y = np.repeat([0, 1], [30, 10])
+    clf = ERMClassifier(
+        module=TokenNorm,
+        integer_inputs="keep",
+        batch_size=-1,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    with torch.no_grad():
+        bags = clf.module_.embed(torch.as_tensor(X, dtype=torch.int64))
+    np.testing.assert_allclose(
+        clf.module_.norm.running_mean.numpy(),
+        bags.mean(0).numpy(),
+        rtol=1e-5,
+        atol=1e-7,
+    )
+
+
+def test_sample_weights_do_not_change_the_recalibration_data():
+    # The pass normalises with the clean inputs; weights only scale losses.
+    X, y = _rows()
+    w = np.linspace(0.5, 2.0, len(y))
+    clf = ERMClassifier(module=InputNorm, batch_size=-1, max_epochs=2, random_state=0)
+    clf.fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(
+        clf.module_.norm.running_mean.numpy(), X.mean(0), rtol=1e-5
+    )
