@@ -293,6 +293,9 @@ def validate_sample_weight(estimator, sample_weight, X, y, *, fit):
     )
     if np.all(weights == 1.0):
         return None
+    if not np.any(weights > 0):
+        # sklearn's wording; its own check refuses this only from 1.7 on.
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     labels = y.numpy()
     if fit and len(np.unique(labels)) > 1 and len(np.unique(labels[weights > 0])) < 2:
         raise ValueError(
