@@ -90,7 +90,7 @@ default='constant'
         true-class logit and the logits are scaled by ``ldam_s`` before the
         cross-entropy; a soft target (mixing methods) gives the
         target-weighted sum of one LDAM term per class, each with its own
-        class's margin (:func:`skremix.mixing.ldam_cross_entropy`, the
+        class's margin (:func:`skremix.losses.ldam_cross_entropy`, the
         two-term loss of Remix with LDAM). A module class that takes
         ``normed_head`` (every built-in one) gets ``normed_head=True``, the
         cosine classifier of LDAM, unless ``module__normed_head`` is set.
