@@ -329,6 +329,21 @@ TABULAR_ONLY = {"hgb", "brf"}
 DEFAULT_COLUMNS = list(COLUMNS)
 
 
+def split_specs(text):
+    """Column specs from a comma-separated list (specs hold commas inside
+    brackets: ``remix[alpha=1.0,tau=0]``)."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += ch == "["
+        depth -= ch == "]"
+        cur += ch
+    return [s for s in [*out, cur] if s]
+
+
 def parse_column(spec):
     """``name`` or ``name[key=value,...]`` -> (name, overrides)."""
     if "[" not in spec:
@@ -399,44 +414,51 @@ def build(column, overrides, input_shape, n_classes, epochs, seed, min_count):
     return make_pipeline(*pre, net) if pre else net
 
 
-def fit_one(setting, budget, seed, spec):
-    """Fit one cell for one seed; returns a result row."""
+def fit_cell(setting, budget, seed, spec):
+    """Fit one column on one seed's split, seeded as every cell of the matrix
+    is; returns ``(estimator, X_tr, y_tr, X_te, y_te)``. The diagnosis scripts
+    call it too, so that their fits are the matrix's fits."""
     import torch
-    from imblearn.metrics import geometric_mean_score
-    from sklearn.metrics import balanced_accuracy_score
 
     torch.set_num_threads(1)
     column, overrides = parse_column(spec)
     X_tr, y_tr, X_te, y_te = split(setting, seed)
-    n_classes = len(np.unique(y_te))
-    input_shape = tuple(X_tr.shape[1:])
-    start = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)  # plain skorch has no random_state
-        try:
-            est = build(
-                column,
-                overrides,
-                input_shape,
-                n_classes,
-                budget,
-                seed,
-                int(np.bincount(y_tr).min()),
-            )
-            est.fit(X_tr, y_tr)
-            pred = est.predict(X_te)
-            bacc = 100 * balanced_accuracy_score(y_te, pred)
-            gm = 100 * geometric_mean_score(y_te, pred, average="multiclass")
-        except (ValueError, FloatingPointError) as exc:
-            # A column that cannot run here (SMOTE with a one-sample class)
-            # or a diverged fit: recorded as missing, the run goes on.
-            print(
-                f"{setting} {budget} {seed} {spec}: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0]}",
-                file=sys.stderr,
-                flush=True,
-            )
-            bacc = gm = float("nan")
+        est = build(
+            column,
+            overrides,
+            tuple(X_tr.shape[1:]),
+            len(np.unique(y_te)),
+            budget,
+            seed,
+            int(np.bincount(y_tr).min()),
+        )
+        est.fit(X_tr, y_tr)
+    return est, X_tr, y_tr, X_te, y_te
+
+
+def fit_one(setting, budget, seed, spec):
+    """Fit one cell for one seed; returns a result row."""
+    from imblearn.metrics import geometric_mean_score
+    from sklearn.metrics import balanced_accuracy_score
+
+    start = time.perf_counter()
+    try:
+        est, _, _, X_te, y_te = fit_cell(setting, budget, seed, spec)
+        pred = est.predict(X_te)
+        bacc = 100 * balanced_accuracy_score(y_te, pred)
+        gm = 100 * geometric_mean_score(y_te, pred, average="multiclass")
+    except (ValueError, FloatingPointError) as exc:
+        # A column that cannot run here (SMOTE with a one-sample class)
+        # or a diverged fit: recorded as missing, the run goes on.
+        print(
+            f"{setting} {budget} {seed} {spec}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}",
+            file=sys.stderr,
+            flush=True,
+        )
+        bacc = gm = float("nan")
     return {
         "setting": setting,
         "budget": budget,
@@ -786,18 +808,7 @@ def main(argv=None):
         ]
         args.budgets = [int(b) for b in args.budgets.split(",")]
         args.seeds = [int(s) for s in args.seeds.split(",")]
-        # Column specs may hold commas inside brackets.
-        specs, depth, cur = [], 0, ""
-        for ch in args.columns:
-            if ch == "," and depth == 0:
-                specs.append(cur)
-                cur = ""
-                continue
-            depth += ch == "["
-            depth -= ch == "]"
-            cur += ch
-        specs.append(cur)
-        args.columns = [s for s in specs if s]
+        args.columns = split_specs(args.columns)
         run(args)
     else:
         report(args)

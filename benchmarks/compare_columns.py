@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_quality import SETTINGS, SHORT, _t95  # noqa: E402
+from bench_quality import SETTINGS, SHORT, _t95, split_specs  # noqa: E402
 
 
 def interval(d):
@@ -34,20 +34,6 @@ def interval(d):
         return float(np.mean(d)), float("nan"), float("nan")
     half = _t95(len(d)) * d.std(ddof=1) / math.sqrt(len(d))
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
-
-
-def split_specs(text):
-    """Split on commas outside brackets (column specs hold commas)."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "["
-        depth -= ch == "]"
-        cur += ch
-    return [s for s in [*out, cur] if s]
 
 
 def compare(rows, a, b, settings, budgets):

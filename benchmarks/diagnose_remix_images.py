@@ -95,30 +95,15 @@ def label_rule_shares(counts, alpha, kappa, tau, batch_size=64, epochs=20, seed=
 
 
 def fit_one(setting, seed, spec, epochs):
-    import torch
     from sklearn.metrics import balanced_accuracy_score, recall_score
 
-    torch.set_num_threads(1)
-    column, overrides = bench_quality.parse_column(spec)
-    X_tr, y_tr, X_te, y_te = bench_quality.split(setting, seed)
+    start = time.perf_counter()
+    est, X_tr, y_tr, X_te, y_te = bench_quality.fit_cell(setting, epochs, seed, spec)
+    pred = est.predict(X_te)
+    var_ratio = _first_bn_variance_ratio(est, X_tr)
     counts = np.bincount(y_tr)
     n_classes = len(counts)
     rare = np.argsort(np.argsort(-counts)) >= n_classes // 2
-    start = time.perf_counter()
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        est = bench_quality.build(
-            column,
-            overrides,
-            tuple(X_tr.shape[1:]),
-            n_classes,
-            epochs,
-            seed,
-            int(counts.min()),
-        )
-        est.fit(X_tr, y_tr)
-        pred = est.predict(X_te)
-        var_ratio = _first_bn_variance_ratio(est, X_tr)
     recall = recall_score(y_te, pred, average=None, labels=np.arange(n_classes))
     return {
         "setting": setting,

@@ -23,11 +23,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_quality  # noqa: E402
-from compare_columns import split_specs  # noqa: E402
 
 
 def main(argv=None):
-    import torch
     from sklearn.metrics import recall_score
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -36,31 +34,19 @@ def main(argv=None):
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--budget", type=int, default=30)
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    columns = split_specs(args.columns)
+    columns = bench_quality.split_specs(args.columns)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(
         f"{args.setting}, {args.budget} epochs: recall per class (classes in "
         "order of their training counts, largest first) on the balanced test set"
     )
     for spec in columns:
-        name, overrides = bench_quality.parse_column(spec)
         recalls = []
         for seed in seeds:
-            X_tr, y_tr, X_te, y_te = bench_quality.split(args.setting, seed)
+            est, _, y_tr, X_te, y_te = bench_quality.fit_cell(
+                args.setting, args.budget, seed, spec
+            )
             counts = np.bincount(y_tr)
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                est = bench_quality.build(
-                    name,
-                    overrides,
-                    tuple(X_tr.shape[1:]),
-                    len(counts),
-                    args.budget,
-                    seed,
-                    int(counts.min()),
-                )
-                est.fit(X_tr, y_tr)
             pred = est.predict(X_te)
             recall = recall_score(
                 y_te, pred, average=None, labels=np.arange(len(counts))
