@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from _classifiers import all_classifiers
 from skorch.callbacks import Callback
 
 from skremix import ERMClassifier, RemixClassifier
-from tests._classifiers import all_classifiers
 
 ROWS = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
 LABELS = np.array([0, 0, 0, 1])  # counts 3 and 1: priors 3/4 and 1/4
