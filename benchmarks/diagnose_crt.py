@@ -10,7 +10,8 @@ if the head's steps are the cause, cRT recovers as the budget grows.
 
 Usage::
 
-    python benchmarks/diagnose_crt.py > benchmarks/results/quality/baselines/crt_steps.txt
+    python benchmarks/diagnose_crt.py \
+        > benchmarks/results/quality/baselines/crt_steps.txt
 """
 
 from __future__ import annotations
