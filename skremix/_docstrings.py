@@ -127,6 +127,24 @@ default='constant'
         loss and ``valid_bacc`` never use it. It can be set after ``fit``
         (``set_params``), and is refused with ``loss='logit_adjusted'``,
         whose training already adjusts the logits.
+    tau_norm : float or None, default=None
+        The tau-normalised classifier of Kang et al. (2020, Sec. 4) at
+        prediction: each class's weight row ``w_i`` of the module's ``head``
+        is replaced by ``w_i / ||w_i||**tau_norm`` and the head's bias is
+        left out, as in the paper's code, so that the logit of class ``i``
+        is ``<w_i, g(x)> / ||w_i||**tau_norm``, ``g(x)`` the head's input.
+        ``tau_norm=1`` gives unit-norm rows (a cosine classifier up to the
+        norm of ``g(x)``); ``tau_norm=0`` leaves the rows as trained and
+        only drops the bias (the same as None for a head without bias).
+        Acts on ``predict_proba`` and ``predict`` only, the head's tensors
+        put back untouched after each call; None (the default) leaves
+        predictions as trained; training, the validation loss and
+        ``valid_bacc`` never use it. It can be set after ``fit``
+        (``set_params``) and composes with ``posthoc_tau``, which then
+        adjusts the tau-normalised logits. Needs a ``head`` submodule with a
+        ``weight`` of one row per class (every built-in module); refused
+        with ``loss='ldam'`` and with a ``NormedLinear`` head, whose cosine
+        classifier already normalises the rows.
     precision : {'fp32', 'bf16'}, default='fp32'
         'bf16' runs the module's forward passes (training and prediction)
         under ``torch.autocast`` with bfloat16; losses and probabilities stay

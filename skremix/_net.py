@@ -32,7 +32,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import _num_samples, check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
@@ -57,6 +62,7 @@ from skremix._validation import (
     check_module,
     check_params,
     check_posthoc,
+    check_tau_norm,
     encode_labels,
     validate_fit_data,
     validate_sample_weight,
@@ -68,7 +74,7 @@ from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccura
 from skremix.datasets import imbalance_kind
 from skremix.losses import batch_loss, ldam_margins, logit_adjustment
 from skremix.mixing import resolve_layer
-from skremix.nn import default_module
+from skremix.nn import NormedLinear, default_module
 from skremix.sampling import effective_number_weights
 
 __all__: list[str] = []
@@ -135,6 +141,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "la_tau": [Interval(numbers.Real, 0, None, closed="left")],
         "focal_gamma": [Interval(numbers.Real, 0, None, closed="left")],
         "posthoc_tau": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "tau_norm": [Interval(numbers.Real, 0, None, closed="left"), None],
     }
 
     def __init__(
@@ -158,6 +165,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         la_tau=1.0,
         focal_gamma=2.0,
         posthoc_tau=None,
+        tau_norm=None,
         precision="fp32",
         channels_last=False,
         augment=None,
@@ -196,6 +204,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         self.la_tau = la_tau
         self.focal_gamma = focal_gamma
         self.posthoc_tau = posthoc_tau
+        self.tau_norm = tau_norm
         self.augment = augment
         self.standardize = standardize
         self.integer_inputs = integer_inputs
@@ -627,6 +636,80 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         for name, param in self.module_.named_parameters():
             if name in names:
                 param.requires_grad_(True)
+
+    # ------------------------------------------------------ tau-normalisation
+    def _tau_norm_head(self):
+        """The classifier head that ``tau_norm`` rescales: the module's
+        ``head`` submodule, with a 2-D ``weight`` of one row per class (that
+        of every built-in module), not LDAM's cosine head. ``tau_norm`` is
+        validated here too: it can be set after ``fit``."""
+        validate_parameter_constraints(
+            {"tau_norm": _ImbalancedNetBase._parameter_constraints["tau_norm"]},
+            {"tau_norm": self.tau_norm},
+            caller_name=type(self).__name__,
+        )
+        check_tau_norm(self)
+        head = getattr(self.module_, "head", None)
+        if isinstance(head, NormedLinear):
+            raise ValueError(
+                f"tau_norm={self.tau_norm!r} divides each class's weight vector "
+                f"in the head by a power of its norm, and the head of "
+                f"{type(self.module_).__name__} is a NormedLinear cosine "
+                "classifier (normed_head=True), which already divides every "
+                "class weight vector by its norm: tau-normalisation would change "
+                "nothing. Use module__normed_head=False, or tau_norm=None."
+            )
+        weight = getattr(head, "weight", None)
+        n_classes = len(self.classes_)
+        if (
+            not isinstance(head, torch.nn.Module)
+            or not isinstance(weight, torch.Tensor)
+            or weight.ndim != 2
+            or weight.shape[0] != n_classes
+        ):
+            raise ValueError(
+                f"tau_norm={self.tau_norm!r} rescales the classifier head's weight "
+                f"rows, one per class, which it finds as the 'weight' of the "
+                f"submodule named 'head', of shape (n_classes={n_classes}, "
+                f"n_features) as in torch.nn.Linear; {type(self.module_).__name__} "
+                "has no 'head' submodule with such a weight. Name the module's "
+                "last (classifier) layer 'head', or use tau_norm=None."
+            )
+        return head
+
+    @contextmanager
+    def _tau_normalised(self):
+        """The head of Kang et al.'s tau-normalised classifier for the
+        duration of the block (prediction): each weight row ``w_i`` replaced
+        by ``w_i / ||w_i||**tau_norm`` (a row of norm zero kept) and the bias,
+        if any, by zeros, as in the paper's code; the original tensors are
+        put back afterwards, exceptions included, untouched. Nothing with
+        ``tau_norm=None``."""
+        tau = getattr(self, "tau_norm", None)
+        if tau is None:
+            yield
+            return
+        head = self._tau_norm_head()
+        weight = head.weight
+        bias = getattr(head, "bias", None)
+        if not isinstance(bias, torch.Tensor):
+            bias = None
+        saved_weight = weight.data
+        saved_bias = None if bias is None else bias.data
+        with torch.no_grad():
+            rows = saved_weight.double()
+            norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
+            scale = torch.where(norms > 0, norms.pow(float(tau)), 1.0)
+            normalised = (rows / scale).to(saved_weight.dtype)
+        try:
+            weight.data = normalised
+            if bias is not None:
+                bias.data = torch.zeros_like(saved_bias)
+            yield
+        finally:
+            weight.data = saved_weight
+            if bias is not None:
+                bias.data = saved_bias
 
     # Override of skorch 1.4 NeuralNet.on_train_end: cRT's frozen features
     # train again after the fit.
@@ -1264,7 +1347,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return out[:n]
 
     # Override of skorch 1.4 NeuralNet._get_predict_nonlinearity: float64 softmax,
-    # LDAM's scale, post-hoc logit adjustment.
+    # LDAM's scale, post-hoc logit adjustment (of the tau-normalised logits when
+    # tau_norm is set: _predict_batches runs the forward passes under
+    # _tau_normalised).
     def _get_predict_nonlinearity(self):
         if (
             isinstance(self.predict_nonlinearity, str)
@@ -1293,6 +1378,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     # validation and a finiteness check.
     def predict_proba(self, X):
         """Class probabilities, one column per class in ``classes_`` order.
+
+        The softmax of the logits, those of the tau-normalised head when
+        ``tau_norm`` is set, adjusted by ``posthoc_tau`` when it is set.
 
         Parameters
         ----------
@@ -1325,11 +1413,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         nonlin = self._get_predict_nonlinearity()
         proba, start = None, 0
         try:
-            for part in self._predicted_parts(X, nonlin):
-                if proba is None:
-                    proba = np.empty((len(X), *part.shape[1:]), dtype=part.dtype)
-                proba[start : start + len(part)] = part
-                start += len(part)
+            with self._tau_normalised():
+                for part in self._predicted_parts(X, nonlin):
+                    if proba is None:
+                        shape = (len(X), *part.shape[1:])
+                        proba = np.empty(shape, dtype=part.dtype)
+                    proba[start : start + len(part)] = part
+                    start += len(part)
         except torch.OutOfMemoryError as exc:
             raise out_of_memory_error(self, exc, X, "predicting") from exc
         return proba

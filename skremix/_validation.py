@@ -326,6 +326,8 @@ def _check_loss_combinations(estimator):
     name = type(estimator).__name__
     if estimator.posthoc_tau is not None:
         check_posthoc(estimator, fitted=False)
+    if getattr(estimator, "tau_norm", None) is not None:
+        check_tau_norm(estimator)
     if estimator.rebalance == "crt":
         start = estimator.rebalance_start
         if not isinstance(start, numbers.Integral):
@@ -366,6 +368,22 @@ def check_posthoc(estimator, fitted=True):
             f"posthoc_tau needs the training class priors, class_counts_, which "
             f"{name} learns at fit; a net built by initialize() and load_params "
             "has none: fit it, or predict with posthoc_tau=None."
+        )
+
+
+def check_tau_norm(estimator):
+    """Check of ``tau_norm`` that needs no module: not with ``loss='ldam'``,
+    whose cosine head already divides every class weight vector by its norm
+    (the head itself is checked by ``_ImbalancedNetBase._tau_norm_head``)."""
+    if estimator.loss == "ldam":
+        raise ValueError(
+            f"tau_norm={estimator.tau_norm!r} divides each class's weight vector "
+            f"in the head by a power of its norm, and this "
+            f"{type(estimator).__name__} trains with loss='ldam', whose cosine "
+            "classifier (skremix.nn.NormedLinear, the head of the built-in "
+            "modules under LDAM) already divides every class weight vector by "
+            "its norm: tau-normalisation would change nothing. Use "
+            "tau_norm=None, or a loss other than 'ldam'."
         )
 
 
@@ -463,8 +481,9 @@ def _check_no_accelerate(estimator):
 
 def check_module(estimator):
     """Checks of the built module before any training step: it gives one
-    output per class (a dry forward of two zero samples in eval mode) and
-    the method's layers exist."""
+    output per class (a dry forward of two zero samples in eval mode), the
+    head that ``rebalance='crt'`` and ``tau_norm`` act on and the method's
+    layers exist."""
     name = type(estimator).__name__
     module = estimator.module_
     param = next(module.parameters(), None)
@@ -502,6 +521,8 @@ def check_module(estimator):
         )
     if getattr(estimator, "rebalance", None) == "crt":
         estimator._crt_head()
+    if getattr(estimator, "tau_norm", None) is not None:
+        estimator._tau_norm_head()
     estimator._check_method_layers()
 
 

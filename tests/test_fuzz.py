@@ -183,6 +183,8 @@ BASE_PARAMS = {
     "focal_gamma": ([0.0, 0.5, 2.0], [-1.0, NAN]),
     # posthoc_tau with loss='logit_adjusted' is refused: tests/test_baselines.py.
     "posthoc_tau": ([None], [-1.0, NAN, "1"]),
+    # tau_norm with loss='ldam' is refused: tests/test_tau_norm.py.
+    "tau_norm": ([None], [-1.0, NAN, "1"]),
     "precision": (["fp32", "bf16"], ["fp16"]),
     "channels_last": ([False, True], ["yes"]),
     "lr_schedule": (
