@@ -302,6 +302,11 @@ COLUMNS = {
         {"rebalance": "crt"},
         "ERMClassifier(rebalance='crt'): cRT",
     ),
+    "tau_norm": (
+        "ERMClassifier",
+        {"tau_norm": 1.0},
+        "ERMClassifier(tau_norm=1): tau-normalised head (Kang et al. 2020)",
+    ),
     "remix_la": (
         "RemixClassifier",
         {"loss": "logit_adjusted", "rebalance": None},

@@ -235,6 +235,12 @@ _METHODS = [
         {"rebalance": "crt"},
     ),
     _Method(
+        "tau_norm",
+        "ERM with a tau-normalised head at prediction, tau=1 (Kang et al.)",
+        "ERMClassifier",
+        {"tau_norm": 1.0},
+    ),
+    _Method(
         "remix_la",
         "Remix (alpha=0.4) with the logit-adjusted loss instead of DRW",
         "RemixClassifier",
