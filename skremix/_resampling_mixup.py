@@ -159,6 +159,10 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
                 "(the paper's ReMix) or 'rw' / 'drw' to also re-weight the loss."
             )
 
+    # Its batches come from skremix's batch loop: an iterator_train of one's
+    # own is refused (skremix._validation._check_own_batches).
+    _balanced_batches = True
+
     def _train_batches(self, y, batch_size):
         """Class-balanced index batches of one epoch (Algorithm 1)."""
         y_host = y.detach().cpu()

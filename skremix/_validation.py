@@ -341,13 +341,28 @@ def _check_loss_combinations(estimator):
                 f"on random features. Give {name} at least one plain epoch "
                 "(rebalance_start >= 1, or a larger max_epochs)."
             )
-        if estimator.iterator_train is not DataLoader:
-            raise ValueError(
-                f"rebalance='crt' draws class-balanced batches in skremix's batch "
-                f"loop, which replaces the DataLoader; {name} has iterator_train="
-                f"{estimator.iterator_train!r}, whose batches would not be "
-                "balanced. Leave iterator_train as DataLoader."
-            )
+    _check_own_batches(estimator)
+
+
+def _check_own_batches(estimator):
+    """Refuse an ``iterator_train`` of one's own where the batches must be
+    drawn by skremix's batch loop (re-sampling, cRT, ReMix's class-balanced
+    batches): that loop replaces the DataLoader, and a loader of one's own
+    would train on plain shuffled batches without a word."""
+    if estimator.iterator_train is DataLoader:
+        return
+    name = type(estimator).__name__
+    if estimator.rebalance in ("rs", "drs", "crt"):
+        what = f"rebalance={estimator.rebalance!r} draws class-balanced batches"
+    elif getattr(estimator, "_balanced_batches", False):
+        what = f"{name} draws class-balanced batches"
+    else:
+        return
+    raise ValueError(
+        f"{what} in skremix's batch loop, which replaces the DataLoader; {name} "
+        f"has iterator_train={estimator.iterator_train!r}, whose batches would "
+        "not be balanced. Leave iterator_train as DataLoader."
+    )
 
 
 def check_posthoc(estimator, fitted=True):

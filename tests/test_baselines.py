@@ -11,7 +11,7 @@ import torch
 from _classifiers import all_classifiers
 from skorch.callbacks import Callback
 
-from skremix import ERMClassifier, RemixClassifier
+from skremix import ERMClassifier, ReMixClassifier, RemixClassifier
 
 ROWS = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
 LABELS = np.array([0, 0, 0, 1])  # counts 3 and 1: priors 3/4 and 1/4
@@ -159,6 +159,12 @@ class Loader(torch.utils.data.DataLoader):
         (dict(rebalance="crt", rebalance_start=0), "at least one plain epoch"),
         (dict(rebalance="crt", rebalance_start=0.5, max_epochs=1), "plain epoch"),
         (dict(rebalance="crt", iterator_train=Loader), "iterator_train"),
+        # re-sampling is drawn by the same batch loop: never silently skipped
+        (dict(rebalance="rs", iterator_train=Loader), "rebalance='rs'.*iterator_train"),
+        (
+            dict(rebalance="drs", iterator_train=Loader),
+            "rebalance='drs'.*iterator_train",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_before_training(params, match):
@@ -166,6 +172,18 @@ def test_bad_parameters_are_refused_before_training(params, match):
     with pytest.raises(ValueError, match=match):
         clf.fit(ROWS, LABELS)
     assert clf.history is None or len(clf.history) == 0
+
+
+def test_remix_sampling_refuses_a_loader_that_would_not_balance():
+    clf = ReMixClassifier(max_epochs=2, iterator_train=Loader)
+    with pytest.raises(ValueError, match="ReMixClassifier draws class-balanced"):
+        clf.fit(ROWS, LABELS)
+    assert len(clf.history or []) == 0
+
+
+def test_a_loader_of_ones_own_still_trains_without_resampling():
+    clf = ERMClassifier(max_epochs=1, iterator_train=Loader, random_state=0)
+    np.testing.assert_allclose(clf.fit(ROWS, LABELS).predict_proba(ROWS).sum(1), 1.0)
 
 
 class Headless(torch.nn.Module):
