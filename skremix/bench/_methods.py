@@ -268,8 +268,8 @@ def _skremix_class(name: str):
 #: skorch reference, imbalanced-learn's three samplers, each paper's class at
 #: its defaults, and the two strongest simple long-tail baselines of the
 #: quality matrix, LDAM-DRW and the logit-adjusted loss (doc/quality.rst;
-#: 5 seeds of these fit in the 5 minutes the main job is given on 2 CPU
-#: cores). The other variants run with ``--methods`` (or ``all``).
+#: the main job's run time on 2 CPU cores is in doc/bench.rst). The other
+#: variants run with ``--methods`` (or ``all``).
 DEFAULT_METHODS = (
     "erm",
     "ros",
