@@ -584,22 +584,28 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         return self
 
     # ------------------------------------------------- classifier re-training
-    def _crt_head(self):
-        """The classifier head that ``rebalance='crt'`` re-trains: the
-        module's ``head`` submodule (that of every built-in module)."""
+    def _head(self, what, instead, needs="parameters", fits=None):
+        """The module's classifier head, its submodule named ``head`` (that of
+        every built-in module), which ``what`` acts on; a ValueError naming
+        ``needs`` and suggesting ``instead`` where there is none, or where
+        ``fits(head)`` is false (default: the head has parameters)."""
         head = getattr(self.module_, "head", None)
-        if (
-            not isinstance(head, torch.nn.Module)
-            or next(head.parameters(), None) is None
+        if not isinstance(head, torch.nn.Module) or not (
+            next(head.parameters(), None) is not None if fits is None else fits(head)
         ):
             raise ValueError(
-                f"rebalance='crt' re-initialises and re-trains the classifier head, "
-                f"which it finds as the submodule named 'head'; "
-                f"{type(self.module_).__name__} has no 'head' submodule with "
-                "parameters. Name the module's last (classifier) layer 'head', or "
-                "use another rebalance."
+                f"{what} the classifier head, which it finds as the submodule "
+                f"named 'head'; {type(self.module_).__name__} has no 'head' "
+                f"submodule with {needs}. Name the module's last (classifier) "
+                f"layer 'head', or {instead}."
             )
         return head
+
+    def _crt_head(self):
+        """The classifier head that ``rebalance='crt'`` re-trains."""
+        return self._head(
+            "rebalance='crt' re-initialises and re-trains", "use another rebalance"
+        )
 
     def _crt_phase(self):
         """Classifier re-training (cRT, Kang et al. 2020), at each step of
@@ -659,23 +665,23 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 "class weight vector by its norm: tau-normalisation would change "
                 "nothing. Use module__normed_head=False, or tau_norm=None."
             )
-        weight = getattr(head, "weight", None)
         n_classes = len(self.classes_)
-        if (
-            not isinstance(head, torch.nn.Module)
-            or not isinstance(weight, torch.Tensor)
-            or weight.ndim != 2
-            or weight.shape[0] != n_classes
-        ):
-            raise ValueError(
-                f"tau_norm={self.tau_norm!r} rescales the classifier head's weight "
-                f"rows, one per class, which it finds as the 'weight' of the "
-                f"submodule named 'head', of shape (n_classes={n_classes}, "
-                f"n_features) as in torch.nn.Linear; {type(self.module_).__name__} "
-                "has no 'head' submodule with such a weight. Name the module's "
-                "last (classifier) layer 'head', or use tau_norm=None."
+
+        def fits(head):
+            weight = getattr(head, "weight", None)
+            return (
+                isinstance(weight, torch.Tensor)
+                and weight.ndim == 2
+                and weight.shape[0] == n_classes
             )
-        return head
+
+        return self._head(
+            f"tau_norm={self.tau_norm!r} rescales the class rows of",
+            "use tau_norm=None",
+            needs=f"a 'weight' of shape (n_classes={n_classes}, n_features) as in "
+            "torch.nn.Linear",
+            fits=fits,
+        )
 
     @contextmanager
     def _tau_normalised(self):

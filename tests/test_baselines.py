@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _classifiers import all_classifiers
+from _classifiers import Headless, all_classifiers
 from skorch.callbacks import Callback
 
 from skremix import ERMClassifier, ReMixClassifier, RemixClassifier
@@ -184,15 +184,6 @@ def test_remix_sampling_refuses_a_loader_that_would_not_balance():
 def test_a_loader_of_ones_own_still_trains_without_resampling():
     clf = ERMClassifier(max_epochs=1, iterator_train=Loader, random_state=0)
     np.testing.assert_allclose(clf.fit(ROWS, LABELS).predict_proba(ROWS).sum(1), 1.0)
-
-
-class Headless(torch.nn.Module):
-    def __init__(self, n_features, n_classes):
-        super().__init__()
-        self.fc = torch.nn.Linear(n_features, n_classes)
-
-    def forward(self, x):
-        return self.fc(x)
 
 
 def test_crt_without_a_head_is_refused_before_training():

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _classifiers import Headless
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.dataset import ValidSplit
@@ -26,15 +27,6 @@ class HeadOnly(torch.nn.Module):
 
     def forward(self, x):
         return self.head(x)
-
-
-class Headless(torch.nn.Module):
-    def __init__(self, n_features, n_classes):
-        super().__init__()
-        self.fc = torch.nn.Linear(n_features, n_classes)
-
-    def forward(self, x):
-        return self.fc(x)
 
 
 ROWS = np.array(
