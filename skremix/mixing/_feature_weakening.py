@@ -79,6 +79,7 @@ def mfw_strength(class_counts: torch.Tensor, beta: float) -> torch.Tensor:
         )
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta!r}.")
+    beta = float(beta)  # any real; a Python number in the torch ops
     counts = class_counts.to(torch.float32)
     mu = torch.exp(torch.log(counts.clamp_min(1.0)).mean())
     gamma = counts.std(correction=0)

@@ -47,6 +47,7 @@ def sample_lambda(alpha: float, rng: np.random.Generator) -> float:
     """
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha!r}.")
+    alpha = float(alpha)
     return float(rng.beta(alpha, alpha))
 
 
@@ -79,8 +80,11 @@ def mixup(
     tensor([[3.],
             [7.]])
     """
-    if isinstance(lam, torch.Tensor) and lam.ndim == 1:
-        lam = lam.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+    if isinstance(lam, torch.Tensor):
+        if lam.ndim == 1:
+            lam = lam.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+    else:  # any real: a Python number, as torch treats it (x keeps its dtype)
+        lam = float(lam)
     return lam * x + (1 - lam) * x[perm]
 
 
@@ -114,7 +118,8 @@ def cutmix_box(
     >>> cutmix_box(8, 8, 0.75, 0, 0)  # clipped at the corner: 2 x 2
     (0, 2, 0, 2)
     """
-    cut = math.sqrt(1.0 - lam)
+    height, width, cy, cx = int(height), int(width), int(cy), int(cx)
+    cut = math.sqrt(1.0 - float(lam))
     cut_h, cut_w = int(height * cut), int(width * cut)
     y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, height)
     x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, width)

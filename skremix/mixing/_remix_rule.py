@@ -69,6 +69,10 @@ def remix_label_factor(
     >>> remix_label_factor(0.8, n_i, n_j)  # minority x_i kept 80%
     tensor([0.8000, 1.0000, 0.8000])
     """
+    # Python numbers from any real (numpy scalars from a parameter grid):
+    # a comparison with a numpy scalar gives a numpy bool, which torch reads
+    # as a float tensor in the ``&`` below.
+    kappa, tau = float(kappa), float(tau)
     ratio = n_i.to(torch.float32) / n_j.to(torch.float32)
     if isinstance(lam, torch.Tensor):
         lam = lam.to(dtype=torch.float32, device=ratio.device)

@@ -47,9 +47,9 @@ class NormedLinear(nn.Module):
             raise ValueError(f"in_features must be >= 1, got {in_features}.")
         if out_features < 1:
             raise ValueError(f"out_features must be >= 1, got {out_features}.")
-        self.in_features = in_features
-        self.out_features = out_features
-        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = nn.Parameter(torch.empty(self.in_features, self.out_features))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -86,6 +86,8 @@ def frequent_class_mask(
     """
     if not 0.0 < float(frequent_ratio) <= 1.0:
         raise ValueError(f"frequent_ratio must be in (0, 1], got {frequent_ratio!r}.")
+    # A Python float: a float32 scalar would round the product in float32.
+    frequent_ratio = float(frequent_ratio)
     counts = torch.as_tensor(class_counts)
     if counts.ndim != 1 or counts.numel() < 1:
         raise ValueError(
@@ -143,6 +145,7 @@ def n_generated(n_frequent: int, n_rare: int, transfer_strength: float) -> int:
             f"transfer_strength must be in (0, 1], got {transfer_strength!r}."
         )
     n_frequent, n_rare = int(n_frequent), int(n_rare)
+    transfer_strength = float(transfer_strength)  # not float32 arithmetic
     if n_frequent < 1 or n_rare < 1:
         return 0
     # The small tolerance keeps e.g. 0.7 * 10 / 7 from flooring to 0.
