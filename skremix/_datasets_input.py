@@ -10,8 +10,15 @@ import torch
 from skorch.helper import SliceDataset
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from skremix import _loop
-from skremix._validation import check_target_type, encode_labels, keeps_integers
+from skremix._validation import (
+    _integer_input,
+    _is_integer_dtype,
+    check_channels_first,
+    check_target_type,
+    encode_labels,
+    ids_source,
+    keeps_integers,
+)
 
 __all__: list[str] = []
 
@@ -33,17 +40,17 @@ def _sample(X, i=0):
 
 
 def sample_shape(estimator, X):
-    """The model-side shape of one sample of ``X`` (``(d,)`` or ``(c, h, w)``)
-    and the sample's own shape, from one read of ``X[0]``."""
+    """The model-side shape of one sample of ``X`` (``(d,)`` or ``(c, h, w)``),
+    the sample's own shape and its dtype, from one read of ``X[0]``."""
     name = type(estimator).__name__
     if len(X) == 0:
         raise ValueError(f"Found a dataset with 0 sample(s) while {name} needs >= 1.")
     sample = _sample(X)
     raw = tuple(sample.shape)
     if sample.ndim == 2:
-        return (1, *raw), raw
+        return (1, *raw), raw, sample.dtype
     if sample.ndim in (1, 3):
-        return raw, raw
+        return raw, raw, sample.dtype
     raise ValueError(
         f"{name} needs dataset samples of shape (d,), (h, w) or (c, h, w); the "
         f"first sample has shape {tuple(sample.shape)}."
@@ -57,20 +64,30 @@ def validate_dataset(estimator, X, y=None, *, reset, classes=None):
     ``input_shape_`` and ``n_features_in_`` when ``reset``.
     """
     name = type(estimator).__name__
-    shape, raw = sample_shape(estimator, X)
-    if keeps_integers(estimator):
-        dtype = _sample(X).dtype
-        if dtype in (torch.uint8, torch.bool) or dtype.is_floating_point:
-            raise ValueError(
-                f"integer_inputs='keep' takes dataset samples of an integer dtype "
-                f"other than uint8 (scaled as images are) for {name}; the first "
-                f"sample is {dtype}. Convert the samples to int64 in the dataset."
-            )
+    shape, raw, dtype = sample_shape(estimator, X)
+    if reset:
+        check_channels_first(
+            estimator,
+            raw,
+            f"The dataset's samples have shape {raw}",
+            fix="Return them as (channels, height, width) from the Dataset's "
+            "__getitem__: torch.as_tensor(image).permute(2, 0, 1) (torchvision's "
+            "ToTensor does this for PIL images).",
+        )
+        # Indices for integer_inputs='auto' (skremix._validation).
+        estimator.__dict__["_integer_X"] = _integer_input(dtype, len(raw))
+        estimator.__dict__.pop("_integer_resolved", None)
+    keep = keeps_integers(estimator)
+    if keep and not _is_integer_dtype(dtype):
+        raise ValueError(
+            f"{ids_source(estimator)} takes dataset samples of an integer dtype "
+            f"(token ids, category codes) for {name}; the first sample is {dtype}. "
+            "Convert the samples to int64 in the dataset."
+        )
     if reset:
         estimator.input_shape_ = shape
-        # Axis 1 of X as an array would be passed (channels, or the height of
-        # (h, w) samples), as for array input.
-        estimator.n_features_in_ = int(raw[0])
+        # The channels of images ((h, w) samples have one), as for arrays.
+        estimator.n_features_in_ = int(shape[0])
     elif shape != estimator.input_shape_:
         raise ValueError(
             f"X has samples of shape {shape}, but {name} was fitted on shape "
@@ -82,7 +99,7 @@ def validate_dataset(estimator, X, y=None, *, reset, classes=None):
                 f"{name} trains on a dataset X with its labels given as y (e.g. "
                 "skorch.helper.SliceDataset(dataset, idx=1)); y is None."
             )
-        return X, None
+        return (IndexSamples(X) if keep else X), None
     if len(y) != len(X):
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "
@@ -116,6 +133,21 @@ class LabelledDataset(Dataset):
         return x, label
 
 
+class IndexSamples(Dataset):
+    """The samples of a dataset as int64 indices (token ids, category codes)
+    for a module that embeds them; uint8 samples too, which the batch loop
+    would otherwise scale as pixels."""
+
+    def __init__(self, X):
+        self.X = X
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        return _sample(self.X, i).to(torch.int64)
+
+
 def dataset_labels(dataset):
     """The encoded labels of a ``LabelledDataset`` or a ``Subset`` chain of
     one (a validation split), else None."""
@@ -145,20 +177,22 @@ class EpochBatchSampler:
         return self.n_batches
 
 
-def dataset_loader(estimator, dataset, y):
-    """Training batches of a dataset input: a DataLoader whose batches
-    are drawn each epoch by ``_train_batches`` from the labels (shuffled,
-    or re-sampled by class), gathered and collated on the host."""
+def epoch_loader(estimator, dataset, y, options):
+    """Training batches served by a DataLoader: dataset input (gathered
+    and collated on the host), or array input with loading options
+    (``iterator_train__num_workers``, ``collate_fn``, ...).
+
+    Each epoch's batches are drawn by the estimator's ``_train_batches``
+    from the labels ``y`` (shuffled, re-sampled by class, or in the order
+    of ``iterator_train__sampler``) and handed to the DataLoader as its
+    ``batch_sampler``, with the loading options of ``options.loader``.
+    """
     estimator.data_placement_ = "host"
-    params = estimator.get_params_for("iterator_train")
-    batch_size = params.pop("batch_size", estimator.batch_size)
-    if batch_size == -1:
-        batch_size = max(len(y), 1)
-    params.pop("shuffle", None)
+    params = dict(options.loader)
     y = y.cpu()
     sampler = EpochBatchSampler(
-        lambda: estimator._train_batches(y, batch_size),
-        len(_loop.chunks(range(len(y)), batch_size)),
+        lambda: estimator._train_batches(y, options.batch_size),
+        estimator._n_train_batches(len(y), options),
     )
     if torch.device(estimator.device).type == "cuda":
         params.setdefault("pin_memory", True)

@@ -22,15 +22,22 @@ _SHARED_PARAMS_DOC = """module : torch.nn.Module class or instance, default=None
         ``input_shape`` filled in when its constructor takes them;
         ``module__*`` parameters are passed to it, as in skorch.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
-        Used for the validation loss only; the training loss is the
-        per-sample (soft-label, class-weighted) cross-entropy of skremix.
+        The validation loss (``valid_loss``), called on the logits (LDAM's
+        scaled by ``ldam_s``); ``criterion__*`` parameters are passed to
+        it. The training loss is skremix's own (``loss``: per-sample,
+        soft-label, class-weighted), so ``criterion__weight`` is refused:
+        weight the classes with ``rebalance='rw'`` or the samples with
+        ``sample_weight``.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         ``optimizer__*`` parameters are passed to it.
     lr : float, default=1e-3
         Initial learning rate.
     lr_schedule : {'constant', 'step', 'cosine'} or sequence of (at, factor), \
 default='constant'
-        Per-epoch learning rate (:class:`skremix.callbacks.LRSchedule`).
+        Per-epoch learning rate, set by the training loop itself (the
+        factors: :meth:`skremix.callbacks.LRSchedule.factor`); a skorch
+        ``LRScheduler`` callback is refused beside a schedule other than
+        'constant' (or a warm-up), as both would set the rate.
         'constant' is skorch's behaviour. 'step': x0.1 from the deferred
         start ``rebalance_start`` (80% of the epochs), x0.01 halfway from
         there to the end, with deferred re-balancing switched on at the
@@ -168,17 +175,22 @@ default='constant'
         centred), in training, validation and prediction. Computed on the
         training part (after any validation split, before augmentation) by
         every ``fit`` and by the first ``partial_fit``.
-    integer_inputs : {'float', 'keep'}, default='float'
+    integer_inputs : {'auto', 'float', 'keep'}, default='auto'
         What an integer ``X`` is. 'float': numbers, cast to float32 (uint8
         images, 3-d or 4-d, are scaled to [0, 1] per batch instead), for the
         built-in modules and any module taking floats. 'keep': indices
         (token ids, category codes) for a module that embeds them
         (``torch.nn.Embedding`` / ``EmbeddingBag``): ``X`` must have an
         integer dtype and reaches the module as int64, unscaled, in
-        training, validation and prediction. Mixing then happens at a
-        hidden layer only (``mix='manifold'`` of Remix, MFW, RSG); input
-        mixing, ``standardize`` and the built-in modules are refused. See
-        the user guide's "Text and other integer inputs".
+        training, validation and prediction. 'auto': 'keep' when ``X`` (an
+        array, tensor, DataFrame or dataset samples) has an integer dtype,
+        uint8 images excepted, and the module built has an embedding layer
+        and runs on int64 input (checked with a forward pass of zeros);
+        'float' otherwise, so that the built-in modules, modules taking
+        floats and float ``X`` train as with 'float'. With indices, mixing
+        happens at a hidden layer only (``mix='manifold'`` of Remix, MFW,
+        RSG); input mixing, ``standardize`` and the built-in modules are
+        refused. See the user guide's "Text and other integer inputs".
     precise_bn : bool, default=True
         After the last epoch of each ``fit`` / ``partial_fit``, recompute the
         running mean and variance of every BatchNorm layer of the module with
@@ -215,7 +227,17 @@ default='constant'
         When > 0, skorch's per-epoch table is printed.
     **kwargs
         Any other skorch parameter (``callbacks``, ``warm_start``,
-        ``iterator_valid__batch_size``, ...)."""
+        ``optimizer__*``, ``iterator_valid__*``, ...). ``callbacks`` are
+        extras: ``rebalance`` and ``lr_schedule`` are applied by the training
+        loop, also with ``callbacks='disable'``. Of ``iterator_train__*``,
+        ``batch_size``, ``shuffle=False`` (the data's order),
+        ``drop_last=True`` and ``sampler`` (the indices of each epoch, e.g.
+        a ``WeightedRandomSampler``) set the batch order skremix draws, and
+        the loading options (``num_workers``, ``collate_fn``, ...) are given
+        to a DataLoader serving those batches; ``batch_sampler`` and
+        ``generator`` are refused, and so are a sampler or ``shuffle=False``
+        where the method draws its own batches (``rebalance='rs'``,
+        ``'drs'``, ``'crt'``, ReMix)."""
 
 
 def _params_doc(**defaults):
@@ -237,15 +259,19 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         The class labels, in the order of the ``predict_proba`` columns.
     class_counts_ : ndarray of shape (n_classes,)
         Per-class counts of the data actually trained on (after any
-        validation split), aligned with ``classes_``.
+        validation split), aligned with ``classes_``: of the last ``fit``,
+        plus those of every ``partial_fit`` call since (as scikit-learn's
+        ``partial_fit`` estimators count), so that re-balancing, the
+        methods' class rules and ``posthoc_tau`` see every chunk streamed
+        so far.
     class_weights_ : ndarray of shape (n_classes,)
         Effective-number class weights of ``class_counts_`` (sum C).
     imbalance_kind_ : {'step', 'long_tailed'}
         Profile of ``class_counts_`` (:func:`skremix.datasets.imbalance_kind`);
         MFW's and RSG's 'auto' settings follow it.
     n_features_in_ : int
-        Features of tabular input; for images the size of axis 1 of ``X``
-        as passed (channels, or height for ``(n, h, w)`` input).
+        Features of tabular input; for images the number of channels (1
+        for ``(n, h, w)`` input).
     input_mean_, input_std_ : ndarray of shape (n_channels,) or (n_features,)
         Statistics of the training inputs; with ``standardize=True`` only.
     data_placement_ : {'device', 'host'}

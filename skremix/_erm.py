@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from skremix._docstrings import fill_doc
-from skremix._net import _ImbalancedNetBase
+from skremix._net import BaseImbalancedClassifier
 
 __all__ = ["ERMClassifier"]
 
 
 @fill_doc()
-class ERMClassifier(_ImbalancedNetBase):
+class ERMClassifier(BaseImbalancedClassifier):
     """Empirical risk minimisation: the same network and loop, no mixing.
 
     The baseline every method is compared with, sharing everything but the

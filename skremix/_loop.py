@@ -124,12 +124,20 @@ def stays_on_device(value):
     return value.device.type != "cpu"
 
 
-def chunks(order, batch_size):
-    """Split an index vector into batches; a trailing batch of one sample is
-    merged into the previous one (BatchNorm cannot train on one sample)."""
+def chunks(order, batch_size, drop_last=False):
+    """Split an index vector into batches.
+
+    A trailing batch of one sample is merged into the previous one
+    (BatchNorm cannot train on one sample); with ``drop_last``
+    (``iterator_train__drop_last=True``) a final batch smaller than
+    ``batch_size`` is dropped instead.
+    """
     n = len(order)
     bounds = list(range(0, n, batch_size)) + [n]
-    if batch_size > 1 and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+    partial = len(bounds) > 1 and bounds[-1] - bounds[-2] < batch_size
+    if drop_last and partial:
+        del bounds[-1]
+    elif batch_size > 1 and len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         del bounds[-2]
     return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 

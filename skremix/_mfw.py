@@ -9,8 +9,8 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._docstrings import fill_doc
-from skremix._net import _ImbalancedNetBase
-from skremix.base import FitState, TrainStep
+from skremix._net import BaseImbalancedClassifier
+from skremix._step import FitState, TrainStep
 from skremix.mixing import mfw_mix, mfw_strength, transform_output_at
 
 __all__ = ["MFWClassifier"]
@@ -24,7 +24,7 @@ class _MFWFitState(FitState):
 
 
 @fill_doc(rebalance="'drw'")
-class MFWClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
+class MFWClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     r"""Major Feature Weakening (MFW): mix majority-class hidden features away.
 
     The network is split as ``f = h(g(x))`` at ``mix_layer``. In training

@@ -4,8 +4,8 @@ It holds the scikit-learn contract (validation, label encoding, fitted
 attributes), the default modules, device and seeding, class counts taken
 on the data actually trained on, the deferred re-weighting / re-sampling of
 Cao et al., and a fast in-memory batch loop. A method subclass overrides
-only :meth:`_ImbalancedNetBase.train_forward` (and, for re-sampling
-methods, :meth:`_ImbalancedNetBase._train_batches`).
+only :meth:`BaseImbalancedClassifier.train_forward` (and, for re-sampling
+methods, :meth:`BaseImbalancedClassifier._train_batches`).
 
 What is not a skorch override lives beside it: the shared parameter docs
 (``_docstrings.py``), input and module validation (``_validation.py``), the
@@ -26,11 +26,12 @@ from __future__ import annotations
 import copy
 import inspect
 import numbers
+from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -42,19 +43,31 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import get_len, unpack_data
-from skorch.utils import data_from_dataset, to_numpy
+from skorch.utils import data_from_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
-from skremix import _loop
+from skremix import _batches, _loop, _schedule
 from skremix._datasets_input import (
     LabelledDataset,
     dataset_labels,
-    dataset_loader,
+    epoch_loader,
     is_dataset_input,
     validate_dataset,
 )
 from skremix._docstrings import fill_doc
+from skremix._head import (
+    crt_freeze,
+    crt_unfreeze,
+    find_head,
+    module_for,
+    posthoc_adjustment,
+    predicting_through,
+    tau_norm_head,
+    tau_normalised_module,
+)
 from skremix._memory import data_placement, out_of_memory_error
+from skremix._rebalance import epoch_order, make_rebalance
+from skremix._step import FitState, TrainStep
 from skremix._validation import (
     as_tensor,
     check_batch_of_one,
@@ -63,23 +76,31 @@ from skremix._validation import (
     check_params,
     check_posthoc,
     check_tau_norm,
+    convert_integer_inputs,
     encode_labels,
+    settle_integer_inputs,
     validate_fit_data,
     validate_sample_weight,
     validate_X,
 )
 from skremix.augment import random_crop_flip
-from skremix.base import FitState, TrainStep
-from skremix.callbacks import LRSchedule, RebalanceSchedule, ValidBalancedAccuracy
+from skremix.callbacks import ValidBalancedAccuracy
 from skremix.datasets import imbalance_kind
 from skremix.losses import batch_loss, ldam_margins, logit_adjustment
 from skremix.mixing import resolve_layer
-from skremix.nn import NormedLinear, default_module
+from skremix.nn import default_module
+from skremix.nn._batch_norm import recalibrate_batch_norm
 from skremix.sampling import effective_number_weights
 
 __all__: list[str] = []
 
 _MIN_EVAL_ROWS = 16
+
+# skorch 1.4's fit_loop takes the entry point whose metadata it routes
+# (``_routing_method``); skorch 1.2 has no such argument.
+_FIT_LOOP_ROUTES = (
+    "_routing_method" in inspect.signature(NeuralNetClassifier.fit_loop).parameters
+)
 
 
 def _softmax(logits):
@@ -108,8 +129,46 @@ def _fill_module_kwargs(module_cls, kwargs, input_shape, n_classes):
 
 
 @fill_doc()
-class _ImbalancedNetBase(NeuralNetClassifier):
-    """Private skorch base of the skremix classifiers."""
+class BaseImbalancedClassifier(NeuralNetClassifier):
+    """Base of the skremix classifiers: the shared loop a method extends.
+
+    A :class:`skorch.NeuralNetClassifier` with the scikit-learn contract
+    (validation, label encoding, fitted attributes), the default modules,
+    device and seeding, class counts of the data actually trained on,
+    re-balancing (``rebalance``), the losses (``loss``), the learning-rate
+    schedules, precise BatchNorm, the head options at prediction and an
+    in-memory batch loop. Trained as it is, it is plain training
+    (:class:`~skremix.ERMClassifier` is this class under its own name). A
+    method subclasses it and overrides :meth:`train_forward`, the forward
+    pass of a training step, returning a :class:`~skremix.base.TrainStep`
+    (the user guide's "Write your own method"); a method that draws its own
+    batches overrides ``_train_batches`` too, as ReMix does.
+
+    Parameters
+    ----------
+    %(shared_params)s
+
+    Attributes
+    ----------
+    %(shared_attributes)s
+
+    See Also
+    --------
+    skremix.ERMClassifier : This base, trained as it is.
+    skremix.base.TrainStep : What ``train_forward`` returns.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skremix.base import BaseImbalancedClassifier, TrainStep
+    >>> class HalfLogits(BaseImbalancedClassifier):
+    ...     def train_forward(self, X, y, **fit_params):
+    ...         return TrainStep(self.infer(X, **fit_params) / 2, y)
+    >>> X, y = make_classification(n_samples=60, random_state=0)
+    >>> clf = HalfLogits(max_epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
 
     _parameter_constraints: dict = {
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -122,7 +181,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         "lr_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
         "augment": [StrOptions({"crop_flip"}), callable, None],
         "standardize": ["boolean"],
-        "integer_inputs": [StrOptions({"float", "keep"})],
+        "integer_inputs": [StrOptions({"auto", "float", "keep"})],
         "precise_bn": ["boolean"],
         "data_placement": [StrOptions({"auto", "device", "host"})],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs", "crt"}), None],
@@ -170,7 +229,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         channels_last=False,
         augment=None,
         standardize=False,
-        integer_inputs="float",
+        integer_inputs="auto",
         precise_bn=True,
         data_placement="auto",
         mix_layer=None,
@@ -271,8 +330,6 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("valid_bacc", ValidBalancedAccuracy()),
-            ("rebalance", RebalanceSchedule()),
-            ("lr_schedule", LRSchedule()),
             ("print_log", PrintLog()),
         ]
 
@@ -358,7 +415,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Tabular rows or images (uint8 images are scaled to [0, 1] per
             batch), or a map-style torch ``Dataset`` / skorch
             ``SliceDataset`` of such samples, read batch by batch (see the
-            user guide's "Data larger than memory").
+            user guide's "Data larger than memory"). ``(n, h, w)`` and
+            ``(n, 1, h, w)`` are the same one-channel images (either
+            predicts a fit on the other). Channels-last ``(n, h, w, c)``
+            (PIL, OpenCV, Keras) is refused where skremix sets the channel
+            count (``module=None``, or a module class taking ``in_channels``
+            without ``module__in_channels``): pass
+            ``X.transpose(0, 3, 1, 2)``.
         y : array-like of shape (n_samples,)
             Class labels of any type (for a dataset ``X``, its labels in
             order).
@@ -387,6 +450,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing.
+
+        Each call is one complete run of the schedules (``lr_schedule``, the
+        deferred start of ``rebalance``) on this call's data. The class
+        counts accumulate: ``class_counts_`` adds this call's training part
+        to the counts of the earlier calls since the last ``fit``, as
+        scikit-learn's ``partial_fit`` estimators count, so that class
+        weights, the methods' class rules and ``posthoc_tau`` act on every
+        chunk streamed so far. To weigh one chunk alone, ``fit`` it with
+        ``warm_start=True`` (which keeps the weights and counts anew).
 
         Parameters
         ----------
@@ -423,7 +495,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         ``check_params``: validate ``X``, ``y`` (``reset``: learn the classes
         and input shape anew) and ``sample_weight``; check the input, compile
         and method parameters; then, under the seed and the sample weights,
-        initialize (a ``fit`` that starts afresh, or nothing initialized yet)
+        initialize (a ``fit`` that starts afresh, or nothing initialized yet),
+        convert integer inputs for the module built (``integer_inputs``)
         and train. Returns ``self``."""
         X, y = self._validate_fit_input(X, y, reset=reset, classes=classes)
         sample_weight = validate_sample_weight(self, sample_weight, X, y, fit=fit)
@@ -435,10 +508,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             for name in ("input_mean_", "input_std_"):
                 self.__dict__.pop(name, None)
         with self._seeded(), self._weighted(sample_weight):
-            if (fit and reset) or not self.initialized_:
+            new = (fit and reset) or not self.initialized_
+            if new:
                 self.initialize()
+            # integer_inputs='auto' is decided by the module built: integer X
+            # as int64 ids for one that embeds, as float32 numbers otherwise.
+            X = convert_integer_inputs(self, X)
+            if new:
                 check_module(self)
-            self._run_training(X, y, fit_params)
+            self._run_training(X, y, fit_params, fit=fit)
         return self
 
     @contextmanager
@@ -467,13 +545,22 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             )
         return part
 
-    def _run_training(self, X, y, fit_params):
+    def _run_training(self, X, y, fit_params, *, fit):
         """The body of skorch's ``NeuralNet.partial_fit`` (skorch 1.4), through
         public API only: ``on_train_begin``, ``fit_loop`` (a
         ``KeyboardInterrupt`` ends training early and keeps the net, as in
-        skorch), ``on_train_end``. The module is initialised by the caller."""
+        skorch), ``on_train_end``. The module is initialised by the caller.
+        ``fit``: called by :meth:`fit` (metadata routed as ``fit``, class
+        counts anew) or by :meth:`partial_fit` (routed as ``partial_fit``,
+        class counts added to those of the earlier calls)."""
         # Schedules count epochs from the start of this call (call_epoch).
         self.call_start_epoch_ = len(self.history)
+        self.__dict__["_accumulate_counts"] = not fit
+        if _FIT_LOOP_ROUTES:
+            fit_params = {
+                **fit_params,
+                "_routing_method": "fit" if fit else "partial_fit",
+            }
         try:
             self.notify("on_train_begin", X=X, y=y)
             # A callback may have resumed this call from a checkpoint
@@ -489,55 +576,28 @@ class _ImbalancedNetBase(NeuralNetClassifier):
                 self._recalibrate_batch_norm()
             self.notify("on_train_end", X=X, y=y)
         finally:
-            self.__dict__.pop("fit_state_", None)
-            self.__dict__.pop("rng_", None)
-            self.__dict__.pop("_train_iterator", None)
+            for name in ("fit_state_", "rng_", "_train_iterator", "_accumulate_counts"):
+                self.__dict__.pop(name, None)
 
     def _recalibrate_batch_norm(self):
-        """Precise BatchNorm: recompute every BatchNorm layer's running
-        statistics with the final weights, on clean inputs.
-
-        During training the running statistics are an exponential average
-        over batches seen by earlier weights, and for the mixing methods
-        over mixed or generated inputs, which a test input never resembles.
-        After the last epoch this makes one pass over the method's own
-        training batches (its sampler; no mixing, augmentation or
-        generation: the forward pass of prediction, in train mode, without
-        gradients) and sets each running mean and variance to the plain
-        average of the per-batch statistics (momentum ``None``, what
-        :func:`torch.optim.swa_utils.update_bn` does). "Precise BN" of
-        Detectron2 and pycls; Wu & Johnson, "Rethinking 'Batch' in
-        BatchNorm" (2021). Layers the pass does not reach keep their
-        statistics. Why it is on by default: ``doc/quality.rst``.
-        """
+        """Precise BatchNorm (``precise_bn``,
+        :func:`skremix.nn._batch_norm.recalibrate_batch_norm`): after the
+        last epoch, one pass over the method's own training batches (its
+        sampler; no mixing, augmentation or generation: the forward pass of
+        prediction, in train mode, without gradients) sets each running
+        mean and variance to the plain average of the per-batch
+        statistics. Why it is on by default: ``doc/quality.rst``."""
         iterator = self.__dict__.get("_train_iterator")
-        norms = [
-            m
-            for m in self.module_.modules()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-            and m.track_running_stats
-            and m.running_mean is not None
-        ]
-        if iterator is None or not norms:
+        if iterator is None:
             return
-        saved = {m: (m.momentum, copy.deepcopy(m.state_dict())) for m in norms}
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
-        was_training = self.module_.training
-        self._set_training(True)
-        try:
-            with torch.no_grad():
-                for batch in iterator:
-                    Xi, _ = unpack_data(batch)
-                    if get_len(Xi) > 1:  # one sample has no batch variance
-                        self.infer(_loop.as_float(Xi))
-        finally:
-            for m, (momentum, state) in saved.items():
-                m.momentum = momentum
-                if int(m.num_batches_tracked) == 0:  # not reached
-                    m.load_state_dict(state)
-            self._set_training(was_training)
+
+        def inputs():
+            for batch in iterator:
+                Xi, _ = unpack_data(batch)
+                if get_len(Xi) > 1:  # one sample has no batch variance
+                    yield _loop.as_float(Xi)
+
+        recalibrate_batch_norm(self.module_, inputs(), forward=self.infer)
 
     # Override of skorch 1.4 NeuralNet.initialize_module: a default module for the
     # input shape, sizes filled in, LDAM's cosine head.
@@ -588,18 +648,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """The module's classifier head, its submodule named ``head`` (that of
         every built-in module), which ``what`` acts on; a ValueError naming
         ``needs`` and suggesting ``instead`` where there is none, or where
-        ``fits(head)`` is false (default: the head has parameters)."""
-        head = getattr(self.module_, "head", None)
-        if not isinstance(head, torch.nn.Module) or not (
-            next(head.parameters(), None) is not None if fits is None else fits(head)
-        ):
-            raise ValueError(
-                f"{what} the classifier head, which it finds as the submodule "
-                f"named 'head'; {type(self.module_).__name__} has no 'head' "
-                f"submodule with {needs}. Name the module's last (classifier) "
-                f"layer 'head', or {instead}."
-            )
-        return head
+        ``fits(head)`` is false (default: the head has parameters);
+        :func:`skremix._head.find_head`."""
+        return find_head(self.module_, what, instead, needs=needs, fits=fits)
 
     def _crt_head(self):
         """The classifier head that ``rebalance='crt'`` re-trains."""
@@ -618,30 +669,15 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         active = self._rebalance_active(("crt",))
         frozen = self.__dict__.get("_crt_frozen")
         if active and frozen is None:
-            head = self._crt_head()
-            in_head = {id(p) for p in head.parameters()}
-            names = []
-            for name, param in self.module_.named_parameters():
-                if id(param) not in in_head and param.requires_grad:
-                    param.requires_grad_(False)
-                    param.grad = None
-                    names.append(name)
-            for layer in head.modules():
-                reset = getattr(layer, "reset_parameters", None)
-                if callable(reset):
-                    reset()
-            for param in head.parameters():
-                self.optimizer_.state.pop(param, None)
-            self.__dict__["_crt_frozen"] = names
+            self.__dict__["_crt_frozen"] = crt_freeze(
+                self.module_, self._crt_head(), self.optimizer_
+            )
         elif not active and frozen is not None:
             self._crt_unfreeze()
 
     def _crt_unfreeze(self):
         """Let the parameters that cRT froze train again."""
-        names = set(self.__dict__.pop("_crt_frozen", None) or ())
-        for name, param in self.module_.named_parameters():
-            if name in names:
-                param.requires_grad_(True)
+        crt_unfreeze(self.module_, self.__dict__.pop("_crt_frozen", None) or ())
 
     # ------------------------------------------------------ tau-normalisation
     def _tau_norm_head(self):
@@ -650,77 +686,106 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         of every built-in module), not LDAM's cosine head. ``tau_norm`` is
         validated here too: it can be set after ``fit``."""
         validate_parameter_constraints(
-            {"tau_norm": _ImbalancedNetBase._parameter_constraints["tau_norm"]},
+            {"tau_norm": BaseImbalancedClassifier._parameter_constraints["tau_norm"]},
             {"tau_norm": self.tau_norm},
             caller_name=type(self).__name__,
         )
         check_tau_norm(self)
-        head = getattr(self.module_, "head", None)
-        if isinstance(head, NormedLinear):
-            raise ValueError(
-                f"tau_norm={self.tau_norm!r} divides each class's weight vector "
-                f"in the head by a power of its norm, and the head of "
-                f"{type(self.module_).__name__} is a NormedLinear cosine "
-                "classifier (normed_head=True), which already divides every "
-                "class weight vector by its norm: tau-normalisation would change "
-                "nothing. Use module__normed_head=False, or tau_norm=None."
-            )
-        n_classes = len(self.classes_)
-
-        def fits(head):
-            weight = getattr(head, "weight", None)
-            return (
-                isinstance(weight, torch.Tensor)
-                and weight.ndim == 2
-                and weight.shape[0] == n_classes
-            )
-
-        return self._head(
-            f"tau_norm={self.tau_norm!r} rescales the class rows of",
-            "use tau_norm=None",
-            needs=f"a 'weight' of shape (n_classes={n_classes}, n_features) as in "
-            "torch.nn.Linear",
-            fits=fits,
-        )
+        return tau_norm_head(self.module_, len(self.classes_), self.tau_norm)
 
     @contextmanager
     def _tau_normalised(self):
-        """The head of Kang et al.'s tau-normalised classifier for the
-        duration of the block (prediction): each weight row ``w_i`` replaced
-        by ``w_i / ||w_i||**tau_norm`` (a row of norm zero kept) and the bias,
-        if any, by zeros, as in the paper's code; the original tensors are
-        put back afterwards, exceptions included, untouched. Nothing with
-        ``tau_norm=None``."""
+        """Kang et al.'s tau-normalised classifier for the duration of the
+        block (prediction), in this thread only: the forward passes of
+        :meth:`infer` run a view of ``module_`` whose head computes
+        ``F.linear(x, W / ||W||**tau_norm)`` from the head's weight rows (a
+        row of norm zero kept), without the bias, as in the paper's code
+        (:func:`skremix._head.tau_normalised_module`). ``module_`` is only
+        read: prediction from several threads at once stays exact. Nothing
+        with ``tau_norm=None``."""
         tau = getattr(self, "tau_norm", None)
         if tau is None:
             yield
             return
-        head = self._tau_norm_head()
-        weight = head.weight
-        bias = getattr(head, "bias", None)
-        if not isinstance(bias, torch.Tensor):
-            bias = None
-        saved_weight = weight.data
-        saved_bias = None if bias is None else bias.data
-        with torch.no_grad():
-            rows = saved_weight.double()
-            norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
-            scale = torch.where(norms > 0, norms.pow(float(tau)), 1.0)
-            normalised = (rows / scale).to(saved_weight.dtype)
-        try:
-            weight.data = normalised
-            if bias is not None:
-                bias.data = torch.zeros_like(saved_bias)
+        view = tau_normalised_module(self.module_, self._tau_norm_head(), tau)
+        with predicting_through(self, view):
             yield
-        finally:
-            weight.data = saved_weight
-            if bias is not None:
-                bias.data = saved_bias
+
+    # ------------------------------------------------- the loop's own schedule
+    # The estimator's own hooks run at every notify, before any callback, and
+    # no callbacks setting removes them: the schedules of ``rebalance`` and
+    # ``lr_schedule`` live here, not in callbacks.
+
+    # Override of skorch 1.4 NeuralNet.on_train_begin: the learning-rate
+    # schedule's initial rates.
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Remember each parameter group's rate, the schedule's initial rate.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            This net.
+        X : object, default=None
+            The training inputs; unused.
+        y : object, default=None
+            The training labels; unused.
+        **kwargs : dict
+            Passed to skorch's ``on_train_begin``.
+        """
+        super().on_train_begin(net, X=X, y=y, **kwargs)
+        self.__dict__["_base_lrs"] = [g["lr"] for g in self.optimizer_.param_groups]
+
+    # Override of skorch 1.4 NeuralNet.on_epoch_begin, extended: re-balancing
+    # and the learning rate of this epoch.
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Start the epoch: its re-balancing and its learning rate.
+
+        Sets ``rebalance_active_`` (recorded in the history as
+        ``'rebalance'``) from ``rebalance`` and its start epoch, and every
+        parameter group's rate from ``lr_schedule`` and ``lr_warmup``
+        (recorded as ``'lr'`` unless the schedule is constant), epoch ``e``
+        counted from the start of the ``fit`` / ``partial_fit`` call.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            This net.
+        dataset_train, dataset_valid : torch.utils.data.Dataset, default=None
+            The epoch's data; unused.
+        **kwargs : dict
+            Passed to skorch's ``on_epoch_begin``.
+        """
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        epoch = _schedule.call_epoch(self)
+        plan = self.__dict__.get("_rebalance_plan")
+        active = plan is not None and plan.active(epoch)
+        self.rebalance_active_ = active
+        self.history.record("rebalance", active)
+        if not _schedule.is_constant_schedule(self.lr_schedule, self.lr_warmup):
+            factor = _schedule.lr_factor(
+                self.lr_schedule,
+                epoch,
+                self.max_epochs,
+                getattr(self, "decay_epoch_", None),
+                self.lr_warmup,
+            )
+            base_lrs = self.__dict__["_base_lrs"]
+            groups = self.optimizer_.param_groups
+            for group, base in zip(groups, base_lrs, strict=True):
+                group["lr"] = base * factor
+            self.history.record("lr", groups[0]["lr"])
 
     # Override of skorch 1.4 NeuralNet.on_train_end: cRT's frozen features
-    # train again after the fit.
+    # train again after the fit, the optimizer's rates are restored.
     def on_train_end(self, net, X=None, y=None, **kwargs):
-        """Let the feature layers that ``rebalance='crt'`` froze train again.
+        """Unfreeze what cRT froze and restore the optimizer's initial rates.
+
+        The feature layers that ``rebalance='crt'`` froze train again, and
+        the optimizer is left at its initial rates, so that a later
+        ``partial_fit`` or warm-started ``fit`` runs the schedule from its
+        start.
 
         Parameters
         ----------
@@ -734,6 +799,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             Passed to skorch's ``on_train_end``.
         """
         self._crt_unfreeze()
+        base_lrs = self.__dict__.pop("_base_lrs", None)
+        if base_lrs is not None and not _schedule.is_constant_schedule(
+            self.lr_schedule, self.lr_warmup
+        ):
+            groups = self.optimizer_.param_groups
+            for group, base in zip(groups, base_lrs, strict=True):
+                group["lr"] = base
         super().on_train_end(net, X=X, y=y, **kwargs)
 
     def _augment_batch(self, X):
@@ -803,11 +875,23 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             x = self._standardize(x)
         if self.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
+        forward = super().infer
+        view = module_for(self)  # set by _tau_normalised in this context only
+        if view is not None:
+
+            def forward(x, **fit_params):
+                # skorch 1.4's NeuralNet.infer, running the view, not module_.
+                view.training = self.module_.training
+                x = to_tensor(x, device=self.device)
+                if isinstance(x, Mapping):
+                    return view(**self._merge_x_and_fit_params(x, fit_params))
+                return view(x, **fit_params)
+
         if self.precision != "bf16":
-            return super().infer(x, **fit_params)
+            return forward(x, **fit_params)
         device_type = torch.device(self.device).type
         with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
-            out = super().infer(x, **fit_params)
+            out = forward(x, **fit_params)
         return out.float() if isinstance(out, torch.Tensor) else out
 
     # Override of skorch 1.4 NeuralNet.get_params_for_optimizer: the default
@@ -870,7 +954,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         if X is not None or not hasattr(self, "input_shape_"):
             self._describe_input(X)
         self.__dict__.pop("_params_loaded", None)
-        return super().initialize()
+        super().initialize()
+        settle_integer_inputs(self)
+        return self
 
     def _describe_input(self, X):
         """Set the input shape and the classes without training data, for
@@ -985,31 +1071,31 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         else:  # any other Dataset: skorch extracts the training part's y
             _, y_train = data_from_dataset(dataset_train)
         counts = np.bincount(to_numpy(y_train), minlength=len(self.classes_))
-        self.class_counts_ = counts.astype(np.int64)
+        check_batch_of_one(self, int(counts.sum()))
+        counts = counts.astype(np.int64)
+        earlier = getattr(self, "class_counts_", None)
+        if self.__dict__.get("_accumulate_counts") and earlier is not None:
+            # partial_fit: the counts of every call since the last fit, as
+            # scikit-learn's partial_fit estimators keep them.
+            counts = counts + earlier
+        self.class_counts_ = counts
         self.class_weights_ = effective_number_weights(counts, self.rebalance_beta)
         self.imbalance_kind_ = imbalance_kind(counts)
-        check_batch_of_one(self, int(counts.sum()))
         if self.standardize and "input_mean_" not in self.__dict__:
             self.input_mean_, self.input_std_ = _loop.input_statistics(
                 dataset_train, self.input_shape_
             )
         self.__dict__.pop("_input_scale_cache", None)
-        self.plain_epochs_ = self._resolve_start()
+        self.__dict__["_rebalance_plan"] = make_rebalance(
+            self.rebalance, self.rebalance_start, self.max_epochs
+        )
+        self.plain_epochs_ = self.__dict__["_rebalance_plan"].start
         self.decay_epoch_ = self._epochs_before(self.rebalance_start)
         return dataset_train, dataset_valid
 
     def _epochs_before(self, start):
-        """An epoch threshold given as an int (epochs) or a float in [0, 1)
-        (fraction of ``max_epochs``), as a number of epochs."""
-        if isinstance(start, numbers.Integral):
-            return int(start)
-        return int(start * self.max_epochs)
-
-    def _resolve_start(self):
-        """Number of epochs before deferred re-balancing starts."""
-        if self.rebalance in ("rw", "rs", None):
-            return 0
-        return self._epochs_before(self.rebalance_start)
+        """An epoch threshold of ``max_epochs`` (:func:`_schedule.epoch_threshold`)."""
+        return _schedule.epoch_threshold(start, self.max_epochs)
 
     def _make_fit_state(self, device):
         """The :class:`~skremix.base.FitState` of this fit on ``device``; a
@@ -1087,33 +1173,55 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         tensors = _loop.dataset_tensors(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
         labels = dataset_labels(dataset) if training else None
-        if tensors is None and labels is not None and iterator is DataLoader:
-            return dataset_loader(self, dataset, labels)
-        if tensors is None or iterator is not DataLoader:
+        if iterator is not DataLoader or (tensors is None and labels is None):
             return super().get_iterator(dataset, training=training)
+        if not training:
+            return self._valid_iterator(dataset, tensors)
+        if tensors is None:  # dataset input, with its labels
+            options = self._train_batch_options(len(labels))
+            return epoch_loader(self, dataset, labels, options)
         X, y = tensors
-        params = self.get_params_for("iterator_train" if training else "iterator_valid")
+        options = self._train_batch_options(len(X))
+        if options.loader:
+            # Loading options (workers, collate_fn, ...): a DataLoader serves
+            # the batches skremix draws.
+            if self.__dict__.get("_sample_weight") is not None:
+                raise ValueError(
+                    "sample_weight needs skremix's in-memory batches, and "
+                    f"iterator_train__{sorted(options.loader)[0]} asks for a "
+                    "DataLoader: drop the loading options to train "
+                    f"{type(self).__name__} with sample weights."
+                )
+            return epoch_loader(self, dataset, y, options)
+        device = self.device
+        self.data_placement_ = data_placement(self, X)
+        if self.data_placement_ == "device":
+            X, y = X.to(device), y.to(device)
+            if self.channels_last and X.ndim == 4:
+                X = X.contiguous(memory_format=torch.channels_last)
+        weights = self._train_sample_weight(dataset)
+        return _loop.TensorBatches(
+            X,
+            y,
+            lambda: self._train_batches(y, options.batch_size),
+            device,
+            self._n_train_batches(len(X), options),
+            pin=X.device.type == "cpu" and torch.device(device).type == "cuda",
+            weights=None if weights is None else weights.to(y.device),
+        )
+
+    def _valid_iterator(self, dataset, tensors):
+        """Validation and prediction batches: slices of the in-memory tensors
+        (only ``iterator_valid__batch_size`` given), else skorch's DataLoader
+        with every ``iterator_valid__*`` option."""
+        params = self.get_params_for("iterator_valid")
+        if set(params) - {"batch_size"}:
+            return super().get_iterator(dataset, training=False)
+        X, y = tensors
+        n = len(X)
         batch_size = params.get("batch_size", self.batch_size)
         if batch_size == -1:
-            batch_size = max(len(X), 1)
-        if training:
-            device = self.device
-            self.data_placement_ = data_placement(self, X)
-            if self.data_placement_ == "device":
-                X, y = X.to(device), y.to(device)
-                if self.channels_last and X.ndim == 4:
-                    X = X.contiguous(memory_format=torch.channels_last)
-            weights = self._train_sample_weight(dataset)
-            return _loop.TensorBatches(
-                X,
-                y,
-                lambda: self._train_batches(y, batch_size),
-                device,
-                len(_loop.chunks(range(len(X)), batch_size)),
-                pin=X.device.type == "cpu" and torch.device(device).type == "cuda",
-                weights=None if weights is None else weights.to(y.device),
-            )
-        n = len(X)
+            batch_size = max(n, 1)
         return _loop.TensorBatches(
             X,
             y,
@@ -1121,6 +1229,29 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             self.device,
             -(-n // batch_size),
         )
+
+    def _train_batch_options(self, n):
+        """The ``iterator_train__*`` options of this fit's training batches
+        (:mod:`skremix._batches`), ``batch_size=-1`` resolved for ``n``
+        samples; kept for the epoch's batch order."""
+        options = _batches.batch_options(self)
+        if options.batch_size == -1:
+            options = replace(options, batch_size=max(n, 1))
+        drawn = _batches.n_samples_drawn(options, n)
+        if options.drop_last and drawn < options.batch_size:
+            raise ValueError(
+                f"iterator_train__drop_last=True with batch_size="
+                f"{options.batch_size} drops every batch of an epoch of {drawn} "
+                f"samples: {type(self).__name__} would not train. Use a smaller "
+                "batch_size, or drop_last=False."
+            )
+        self.__dict__["_batch_options"] = options
+        return options
+
+    def _n_train_batches(self, n, options):
+        """Batches per training epoch, planned without drawing one."""
+        drawn = _batches.n_samples_drawn(options, n)
+        return len(_loop.chunks(range(drawn), options.batch_size, options.drop_last))
 
     # Override of skorch 1.4 NeuralNet.get_dataset: dataset input gets its labels.
     def get_dataset(self, X, y=None):
@@ -1148,23 +1279,27 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     def _train_batches(self, y, batch_size):
         """Index batches of one training epoch, on the device of ``y``.
 
-        Shuffled; with re-sampling active (``'rs'``, or ``'drs'`` after the
-        deferred start) ``len(y)`` draws with replacement, each sample with
-        probability proportional to its class weight; in the re-training
-        phase of ``'crt'``, class-balanced sampling (Kang et al. 2020): each
-        draw picks a class uniformly, then a sample of it uniformly, i.e.
-        probability proportional to ``1 / N_c``.
+        The order of ``iterator_train__sampler`` when given, the data's
+        order with ``iterator_train__shuffle=False``; otherwise that of
+        ``rebalance`` in this epoch (:func:`skremix._rebalance.epoch_order`:
+        shuffled, re-sampled by class weight, or class-balanced in cRT's
+        re-training phase). Split into batches of ``batch_size``, the last
+        dropped if partial with ``iterator_train__drop_last=True``.
         """
-        n = len(y)
-        if self._rebalance_active(("rs", "drs")):
-            weights = self.fit_state(y.device).weights[y]
-            order = torch.multinomial(weights, n, replacement=True)
-        elif self._rebalance_active(("crt",)):
-            counts = self.fit_state(y.device).counts.clamp_min(1)
-            order = torch.multinomial((1.0 / counts.float())[y], n, replacement=True)
+        options = self.__dict__.get("_batch_options") or _batches.BatchOptions(
+            batch_size
+        )
+        if options.sampler is not None:
+            order = _batches.sampler_order(options.sampler, len(y), y.device)
+        elif not options.shuffle:
+            order = torch.arange(len(y), device=y.device)
         else:
-            order = torch.randperm(n, device=y.device)
-        return _loop.chunks(order, batch_size)
+            plan = self.__dict__["_rebalance_plan"]
+            active = bool(self.__dict__.get("rebalance_active_"))
+            draws = active and plan.draws_batches
+            state = self.fit_state(y.device) if draws else None
+            order = epoch_order(plan, active, y, state)
+        return _loop.chunks(order, batch_size, options.drop_last)
 
     def train_forward(self, X, y, sample_weight=None, **fit_params):
         """The forward pass of a training step: the hook a method overrides.
@@ -1238,6 +1373,11 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         # Divergence is checked at the end of the epoch, on the recorded losses
         # (run_single_epoch): checking here would synchronise on a GPU.
         loss.backward()
+        # The batch's own rows, the first len(yi) (a method appends the rows
+        # it generates after them): skorch's caching scorers pair y_pred with
+        # the batch's y.
+        if isinstance(y_pred, torch.Tensor) and len(y_pred) > get_len(yi):
+            y_pred = y_pred[: get_len(yi)]
         return {"loss": loss, "y_pred": y_pred}
 
     # Override of skorch 1.4 NeuralNet.run_single_epoch: batch records read once
@@ -1290,8 +1430,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         With ``loss='ldam'`` the logits get the LDAM margins and scale in
         training, the scale alone at validation. ``loss='logit_adjusted'``
         shifts the logits by ``la_tau * log(pi)`` in training and
-        ``loss='focal'`` takes the focal loss there; both validate with the
-        plain cross-entropy of the logits.
+        ``loss='focal'`` takes the focal loss there; both validate with
+        ``criterion`` of the logits.
 
         Parameters
         ----------
@@ -1303,7 +1443,8 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             The batch's inputs; unused.
         training : bool, default=False
             Training loss (class weights, LDAM margins, sample weights) or
-            validation loss (plain cross-entropy).
+            validation loss (``criterion``, by default the plain
+            cross-entropy).
         sample_weight : torch.Tensor of shape (B,), default=None
             The rows' weights in training; None weights every row 1.
 
@@ -1316,10 +1457,13 @@ class _ImbalancedNetBase(NeuralNetClassifier):
             y_pred = y_pred[0]
         y_true = y_true.to(y_pred.device)
         if not training:
+            # The validation loss: ``criterion`` of the (LDAM-scaled) logits.
             scale = self.ldam_s if self.loss == "ldam" else 1.0
-            return F.cross_entropy(scale * y_pred.float(), y_true.long())
+            return self.criterion_(scale * y_pred.float(), y_true.long())
         state = self.fit_state(y_pred.device)
-        weight = state.weights if self._rebalance_active(("rw", "drw")) else None
+        plan = self.__dict__.get("_rebalance_plan")
+        reweights = plan is not None and plan.reweights and self.rebalance_active_
+        weight = state.weights if reweights else None
         return batch_loss(
             y_pred,
             y_true,
@@ -1355,7 +1499,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
     # Override of skorch 1.4 NeuralNet._get_predict_nonlinearity: float64 softmax,
     # LDAM's scale, post-hoc logit adjustment (of the tau-normalised logits when
     # tau_norm is set: _predict_batches runs the forward passes under
-    # _tau_normalised).
+    # _tau_normalised). The adjustments are functions of the fitted state.
     def _get_predict_nonlinearity(self):
         if (
             isinstance(self.predict_nonlinearity, str)
@@ -1374,11 +1518,9 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         et al. 2021, Eq. 9), ``pi`` the priors of ``class_counts_``; LDAM's
         logits scaled by ``ldam_s`` first."""
         check_posthoc(self)
-        shift = logit_adjustment(self.class_counts_, self.posthoc_tau).double()
         scale = self.ldam_s if self.loss == "ldam" else 1.0
-        return lambda logits: _softmax(
-            scale * logits.double() - shift.to(logits.device)
-        )
+        adjust = posthoc_adjustment(self.class_counts_, self.posthoc_tau, scale)
+        return lambda logits: _softmax(adjust(logits))
 
     # Override of skorch 1.4 NeuralNetClassifier.predict_proba, wrapped:
     # validation and a finiteness check.
@@ -1413,21 +1555,32 @@ class _ImbalancedNetBase(NeuralNetClassifier):
 
     def _predict_batches(self, X):
         """skorch 1.4's ``NeuralNet.predict_proba`` loop, writing each batch's
-        probabilities into one preallocated array: keeping every batch's
-        small output alive between the large temporaries of the next ones
-        fragments the host heap, so resident memory grows with every batch."""
+        probabilities into one preallocated array of ``len(X)`` rows: keeping
+        every batch's small output alive between the large temporaries of the
+        next ones fragments the host heap, so resident memory grows with
+        every batch. Parts of another total (skorch's caching scorers yield
+        the training batches' outputs, whose rows a re-sampling method draws
+        anew) are kept too: the array is cut, or the parts past it are
+        concatenated to it."""
         nonlin = self._get_predict_nonlinearity()
-        proba, start = None, 0
+        proba, filled, more = None, 0, []
         try:
             with self._tau_normalised():
                 for part in self._predicted_parts(X, nonlin):
                     if proba is None:
                         shape = (len(X), *part.shape[1:])
                         proba = np.empty(shape, dtype=part.dtype)
-                    proba[start : start + len(part)] = part
-                    start += len(part)
+                    if not more and filled + len(part) <= len(proba):
+                        proba[filled : filled + len(part)] = part
+                        filled += len(part)
+                    else:
+                        more.append(part)
         except torch.OutOfMemoryError as exc:
             raise out_of_memory_error(self, exc, X, "predicting") from exc
+        if more:
+            return np.concatenate([proba[:filled], *more])
+        if proba is not None and filled < len(proba):
+            return proba[:filled]
         return proba
 
     def _predicted_parts(self, X, nonlin):
@@ -1451,3 +1604,7 @@ class _ImbalancedNetBase(NeuralNetClassifier):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+# The name of the base before it was public; kept for imports of it.
+_ImbalancedNetBase = BaseImbalancedClassifier

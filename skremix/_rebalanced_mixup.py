@@ -8,8 +8,9 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._docstrings import fill_doc
-from skremix._net import _ImbalancedNetBase
-from skremix.base import TrainStep
+from skremix._net import BaseImbalancedClassifier
+from skremix._step import TrainStep
+from skremix._validation import ids_source, keeps_integers
 from skremix.mixing import (
     cutmix,
     mixed_targets,
@@ -24,7 +25,7 @@ __all__ = ["RemixClassifier"]
 
 
 @fill_doc(rebalance="'drw'")
-class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
+class RemixClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     r"""Rebalanced Mixup (Remix): mixup whose label favours the minority class.
 
     Each training mini-batch draws one ``lam ~ Beta(alpha, alpha)`` and a
@@ -166,14 +167,11 @@ class RemixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
                     "mix_layer must be a str, a non-empty list of str or None; "
                     f"got {layers!r}."
                 )
-            if self.mix != "manifold":
-                raise ValueError(
-                    f"A list of mix_layer names is for mix='manifold' only (got "
-                    f"mix={self.mix!r}, which mixes the input)."
-                )
-        if self.integer_inputs == "keep" and self.mix != "manifold":
+            # With mix='input' / 'cutmix' any mix_layer is refused as unused
+            # (skremix._validation._check_unused_options).
+        if self.mix != "manifold" and keeps_integers(self):
             raise ValueError(
-                f"mix={self.mix!r} mixes the inputs, which integer_inputs='keep' "
+                f"mix={self.mix!r} mixes the inputs, which {ids_source(self)} "
                 "makes indices (token ids, category codes): a mix of two indices "
                 "is not an index. Use mix='manifold' with mix_layer naming a "
                 "hidden layer after the embedding (e.g. mix_layer='hidden')."

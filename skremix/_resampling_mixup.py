@@ -9,8 +9,9 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._docstrings import fill_doc
-from skremix._net import _ImbalancedNetBase
-from skremix.base import TrainStep
+from skremix._net import BaseImbalancedClassifier
+from skremix._step import TrainStep
+from skremix._validation import ids_source, keeps_integers
 from skremix.mixing import mixed_targets, mixup, sample_lambda
 from skremix.sampling import ClassBalancedBatchSampler
 
@@ -18,7 +19,7 @@ __all__ = ["ReMixClassifier"]
 
 
 @fill_doc(lr_schedule="'step'")
-class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
+class ReMixClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     r"""Resampling MixUp (ReMix): class-balanced batches mixed with soft labels.
 
     Every training mini-batch is first made class-balanced, then one
@@ -141,10 +142,10 @@ class ReMixClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         self.n_batches = n_batches
 
     def _check_method_params(self):
-        if self.integer_inputs == "keep":
+        if keeps_integers(self):
             raise ValueError(
                 "ReMixClassifier mixes the inputs (Algorithm 1), which "
-                "integer_inputs='keep' makes indices (token ids, category codes): "
+                f"{ids_source(self)} makes indices (token ids, category codes): "
                 "a mix of two indices is not an index. For hidden-layer mixing "
                 "after an embedding use RemixClassifier(mix='manifold', "
                 "mix_layer=...) (with tau=0 it is Manifold Mixup; with "

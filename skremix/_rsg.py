@@ -8,10 +8,10 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skremix._docstrings import fill_doc
-from skremix._net import _ImbalancedNetBase
-from skremix._validation import sample_zeros
-from skremix.base import TrainStep
-from skremix.callbacks import call_epoch
+from skremix._net import BaseImbalancedClassifier
+from skremix._schedule import call_epoch
+from skremix._step import TrainStep
+from skremix._validation import dry_forward
 from skremix.mixing import resolve_layer, transform_output_at
 from skremix.nn import RSG, frequent_class_mask, generation_pairs
 
@@ -33,7 +33,7 @@ def _resolve(value, kind, which):
 
 
 @fill_doc(rebalance="'drw'")
-class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
+class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     r"""Rare-class Sample Generator (RSG): new rare-class samples in feature space.
 
     A training-only module (:class:`skremix.nn.RSG`) sits at the output of
@@ -201,18 +201,14 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
         """Shape of one sample's features at ``mix_layer``, from a dry forward
         of a zero sample (eval mode, no grad, training mode restored)."""
         layer = resolve_layer(self.module_, self._mix_layer_name())
-        param = next(self.module_.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
         captured = []
         handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
-        was_training = self.module_.training
         try:
-            self.module_.eval()
-            with torch.no_grad():
-                self.module_(sample_zeros(self, 1, device))
+            # Integer inputs as the module takes them (integer_inputs), and
+            # a message on a dtype it does not take.
+            dry_forward(self, 1)
         finally:
             handle.remove()
-            self.module_.train(was_training)
         out = captured[0] if captured else None
         if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
             got = (
@@ -319,8 +315,8 @@ class RSGClassifier(_ImbalancedNetBase):  # numpydoc ignore=PR02
             )
         out = result[0]
         extra = {
-            "rsg_cesc": self.lambda_cesc * out.cesc_loss,
-            "rsg_mv": self.lambda_mv * out.mv_loss,
+            "rsg_cesc": float(self.lambda_cesc) * out.cesc_loss,
+            "rsg_mv": float(self.lambda_mv) * out.mv_loss,
         }
         if sample_weight is not None and out.n_generated:
             sample_weight = torch.cat(

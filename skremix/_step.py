@@ -1,11 +1,7 @@
-"""What a training method gives the shared loop, and what it gets from it.
-
-Every skremix classifier runs the same skorch training loop; a method only
-overrides :meth:`~skremix.ERMClassifier.train_forward`, the forward pass of a
-training step, and returns a :class:`TrainStep`. During ``fit`` the loop keeps
-a :class:`FitState` with the class statistics of the data being trained on.
-The user guide's "Write your own method" page shows a complete method.
-"""
+"""The training-step contract: what a method's forward pass gives the shared
+loop (:class:`TrainStep`) and the class statistics it reads during ``fit``
+(:class:`FitState`). Public as :mod:`skremix.base`; plain torch, below the
+estimators."""
 
 from __future__ import annotations
 

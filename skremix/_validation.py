@@ -19,6 +19,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import _check_sample_weight, validate_data
 from torch.utils.data import DataLoader
 
+from skremix._batches import batch_options
+from skremix._schedule import epoch_threshold, is_constant_schedule
+
 __all__: list[str] = []
 
 
@@ -49,6 +52,7 @@ def check_params(estimator):
     _check_no_accelerate(estimator)
     _check_lr_milestones(estimator)
     _check_loss_combinations(estimator)
+    check_routed_options(estimator)
     raw = estimator.__dict__.get("device", "auto")
     if raw is None:
         # skorch's "leave the module where it is": skremix places the data
@@ -85,36 +89,70 @@ def _check_no_empty_axis(estimator, shape):
 
 def validate_X(estimator, X, *, reset, y=None):
     """Validate and convert X (and y) the way sklearn does, for tabular
-    rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``."""
+    rows ``(n, d)`` and images ``(n, h, w)`` / ``(n, c, h, w)``.
+
+    An ``(n, h, w)`` array is taken as ``(n, 1, h, w)`` before sklearn sees
+    it: the same images in either layout, and ``n_features_in_`` is the
+    channel count of images. Integer ``X`` is cast to float32 (uint8 images
+    kept as uint8), or kept for the module by ``integer_inputs``: when
+    fitting under ``'auto'`` with a module that may embed, integers are
+    kept as they are until the module is built
+    (:func:`convert_integer_inputs`)."""
     if isinstance(X, torch.Tensor):
         X = _tensor_to_numpy(X, "X")
     if isinstance(y, torch.Tensor):
         y = _tensor_to_numpy(y, "y")
+    if isinstance(X, (list, tuple)):
+        # Nested lists of (h, w) images get their channel axis too; anything
+        # else is left to sklearn's checks and messages.
+        try:
+            array = np.asarray(X)
+        except (ValueError, TypeError):
+            array = None
+        if array is not None and array.ndim == 3 and array.dtype.kind in "biuf":
+            X = array
     shape = getattr(X, "shape", None)
     _check_no_empty_axis(estimator, shape)
-    indices = keeps_integers(estimator)
+    images = shape is not None and len(shape) in (3, 4)
+    if images and len(shape) == 4 and reset:
+        check_channels_first(estimator, tuple(shape[1:]), f"X has shape {tuple(shape)}")
+    if images and len(shape) == 3:
+        X = X[:, None]  # a view: (n, h, w) are one-channel images
+    # Fitting (reset, or partial_fit with labels) or predicting.
+    mode = _integer_mode(estimator, fitting=reset or y is not None)
     # uint8 images stay uint8 (a quarter of the memory of float32); batches
     # are scaled to [0, 1] on their way to the network (_loop.as_float).
-    keep_uint8 = (
-        not indices and getattr(X, "dtype", None) == np.uint8 and len(shape) in (3, 4)
-    )
-    if not reset and shape is not None and len(shape) in (3, 4):
-        sample = tuple(shape[1:]) if len(shape) == 4 else (1, *shape[1:])
+    keep_uint8 = mode != "keep" and images and getattr(X, "dtype", None) == np.uint8
+    if not reset and images:
+        sample = tuple(X.shape[1:])
         if sample != estimator.input_shape_:
-            raise ValueError(
-                f"X has samples of shape {sample}, but {type(estimator).__name__} "
-                f"was fitted on shape {estimator.input_shape_}."
+            read = (
+                " (an (n, h, w) X is one channel, (n, 1, h, w))"
+                if len(shape) == 3
+                else ""
             )
-    kw = dict(
-        allow_nd=True,
-        dtype=None if keep_uint8 or indices else np.float32,
-        reset=reset,
-    )
+            raise ValueError(
+                f"X has samples of shape {sample}{read}, but "
+                f"{type(estimator).__name__} was fitted on shape "
+                f"{estimator.input_shape_}."
+            )
+    if mode == "keep" or keep_uint8:
+        dtype = None
+    elif mode == "defer":
+        dtype = _FLOAT_OR_INTEGER
+    else:
+        dtype = np.float32
+    kw = dict(allow_nd=True, dtype=dtype, reset=reset)
     if y is None and not reset:
         X = validate_data(estimator, X, **kw)
     else:
         X, y = validate_data(estimator, X, y, **kw)
-    if indices:
+    if reset:
+        estimator.__dict__["_integer_X"] = mode != "float" and _integer_input(
+            X.dtype, X.ndim - 1
+        )
+        estimator.__dict__.pop("_integer_resolved", None)
+    if mode == "keep":
         X = _as_indices(estimator, X)
     _check_no_empty_axis(estimator, X.shape)  # nested lists, once converted
     if X.ndim > 4:
@@ -122,7 +160,7 @@ def validate_X(estimator, X, *, reset, y=None):
             f"Expected 2D (n_samples, n_features), 3D (n, height, width) or 4D "
             f"(n, channels, height, width) input, got array with {X.ndim} dims."
         )
-    if X.ndim == 3:
+    if X.ndim == 3:  # nested lists of images
         X = X[:, None]
     if reset:
         estimator.input_shape_ = tuple(X.shape[1:])
@@ -143,17 +181,228 @@ def validate_X(estimator, X, *, reset, y=None):
     return X if y is None else (X, y)
 
 
+# Images whose last axis holds so few values look channels-last (grey, RGB,
+# RGBA), unless their first axis does too. skremix-bench's data loading
+# (bench/_data.py) moves the channels of such arrays itself.
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def looks_channels_last(sample_shape):
+    """Whether an image sample of shape ``(a, b, c)`` looks like ``(height,
+    width, channels)``: its last axis of 1, 3 or 4 (grey, RGB, RGBA), its
+    first axis not, and both first axes larger than 4 (an image's sides;
+    a tiny sample such as ``(2, 1, 1)`` is taken as given)."""
+    sample_shape = tuple(sample_shape)
+    return (
+        len(sample_shape) == 3
+        and sample_shape[-1] in _CHANNEL_COUNTS
+        and sample_shape[0] not in _CHANNEL_COUNTS
+        and min(sample_shape[:2]) > 4
+    )
+
+
+def _infers_channels(estimator):
+    """Whether the module's channel count would come from the data: the
+    default module, or a module class taking ``in_channels``, without
+    ``module__in_channels``."""
+    if "in_channels" in estimator.get_params_for("module"):
+        return False
+    module = estimator.module
+    if module is None:
+        return True
+    if isinstance(module, torch.nn.Module):
+        return False
+    try:
+        return "in_channels" in inspect.signature(module).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_channels_first(estimator, sample_shape, what, fix=None):
+    """Refuse images that look channels-last (:func:`looks_channels_last`)
+    where the module's channel count would be read from them: the module
+    would be built for the height as channels and train without a word.
+    A module instance, a class taking no ``in_channels`` or
+    ``module__in_channels`` is taken at its word."""
+    if not (looks_channels_last(sample_shape) and _infers_channels(estimator)):
+        return
+    c, h, w = sample_shape
+    if fix is None:
+        fix = (
+            "Move the channels to axis 1: X.transpose(0, 3, 1, 2) (or "
+            "np.moveaxis(X, -1, 1); for a tensor, X.permute(0, 3, 1, 2))."
+        )
+    raise ValueError(
+        f"{what}, which looks channels-last, (height, width, channels) as PIL, "
+        f"OpenCV and Keras give images: skremix reads images as (channels, "
+        f"height, width), and {type(estimator).__name__} would build its module for "
+        f"{c} channels of {h}x{w} images. {fix} If the samples really are "
+        f"{c} channels of {h}x{w}, pass module__in_channels={c} (or a module "
+        "instance): skremix then takes the layout as given."
+    )
+
+
+# What validate_X keeps of an X that may be ids, fitting under
+# integer_inputs='auto' (check_array converts any other dtype to the first).
+_FLOAT_OR_INTEGER = [
+    np.float32,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+]
+
+
+def _embeds(module):
+    """Whether a module has an embedding layer (it may take indices)."""
+    return any(
+        isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))
+        for m in module.modules()
+    )
+
+
+def _is_integer_dtype(dtype):
+    """An integer NumPy or torch dtype (bool is not one)."""
+    if isinstance(dtype, torch.dtype):
+        return not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+    return np.issubdtype(dtype, np.integer)
+
+
+def _integer_input(dtype, sample_ndim):
+    """Whether samples of ``dtype`` with ``sample_ndim`` dims can be indices:
+    an integer dtype, except uint8 images ((h, w) or (c, h, w)), which are
+    pixels."""
+    uint8 = dtype in (np.uint8, torch.uint8)
+    return _is_integer_dtype(dtype) and not (uint8 and sample_ndim in (2, 3))
+
+
+def _integer_mode(estimator, fitting):
+    """How :func:`validate_X` treats integer X: 'float', 'keep', or, fitting
+    under 'auto' with a module that may embed, 'defer': integers kept as
+    they are until the module is built (:func:`convert_integer_inputs`)."""
+    mode = getattr(estimator, "integer_inputs", "float")
+    if mode != "auto":
+        return mode
+    if not fitting:
+        return resolve_integer_inputs(estimator)
+    module = estimator.module
+    if module is None or (isinstance(module, torch.nn.Module) and not _embeds(module)):
+        return "float"  # the built-in modules embed nothing
+    return "defer"
+
+
+def resolve_integer_inputs(estimator):
+    """What integer inputs are to the built module: 'keep' (int64 indices)
+    or 'float' (numbers: float32, uint8 images scaled per batch).
+
+    ``integer_inputs='float'`` and ``'keep'`` as given. ``'auto'`` is
+    'keep' when the inputs of the last fit (or of ``initialize(X)``) have an
+    integer dtype, uint8 images excepted, and ``module_`` has a
+    ``torch.nn.Embedding`` or ``EmbeddingBag`` and runs on int64 input (a
+    dry forward of zeros; a module that embeds something else, e.g.
+    positions, and takes float images, does not); else 'float', which is
+    also the answer before a module is built.
+    """
+    mode = getattr(estimator, "integer_inputs", "float")
+    if mode != "auto":
+        return mode
+    resolved = estimator.__dict__.get("_integer_resolved")
+    if resolved is not None:  # decided once the module was built
+        return resolved
+    module = estimator.__dict__.get("module_")
+    if not estimator.__dict__.get("_integer_X") or not isinstance(
+        module, torch.nn.Module
+    ):
+        return "float"
+    module = getattr(module, "_orig_mod", module)  # torch.compile's wrapper
+    if not _embeds(module):
+        return "float"
+    return "keep" if _index_forward_error(estimator, module) is None else "float"
+
+
+def _index_forward_error(estimator, module):
+    """The error of a forward pass of two int64 zero samples through
+    ``module`` (eval mode, no gradients, its mode restored), None if it
+    runs."""
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    zeros = torch.zeros((2, *estimator.input_shape_), dtype=torch.int64, device=device)
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(zeros)
+    except Exception as exc:  # any failure: the module does not take indices
+        return exc
+    finally:
+        module.train(was_training)
+    return None
+
+
+def settle_integer_inputs(estimator):
+    """Decide ``integer_inputs='auto'`` for the module just built, once, and
+    keep the answer with the estimator (pickled with it): prediction then
+    reads it and runs no dry forward pass, so that it writes nothing, not
+    even the module's training mode."""
+    estimator.__dict__.pop("_integer_resolved", None)
+    if getattr(estimator, "integer_inputs", "float") == "auto":
+        estimator.__dict__["_integer_resolved"] = resolve_integer_inputs(estimator)
+
+
 def keeps_integers(estimator):
-    """Whether integer inputs reach the module as integers
-    (``integer_inputs='keep'``)."""
-    return getattr(estimator, "integer_inputs", "float") == "keep"
+    """Whether integer inputs reach the module as int64 indices
+    (:func:`resolve_integer_inputs` is 'keep')."""
+    return resolve_integer_inputs(estimator) == "keep"
+
+
+def ids_source(estimator):
+    """What makes the inputs indices, for messages."""
+    if getattr(estimator, "integer_inputs", "float") == "keep":
+        return "integer_inputs='keep'"
+    return "integer_inputs='auto' (integer X for a module that embeds it)"
+
+
+def convert_integer_inputs(estimator, X):
+    """The validated training input ``X`` (a tensor, or a dataset) as the
+    built module takes it, once ``integer_inputs`` is resolved
+    (:func:`resolve_integer_inputs`): indices as int64 (a dataset's samples
+    converted one by one); under 'auto', integers kept by
+    :func:`validate_X` for a module that takes numbers as float32, the cast
+    of 'float' (uint8 images stay uint8). When 'auto' makes the inputs
+    indices, the checks that refuse indices (:func:`check_input_params`,
+    the method's ``_check_method_params``) run now that it is known."""
+    keep = keeps_integers(estimator)
+    if keep and getattr(estimator, "integer_inputs", "float") == "auto":
+        check_input_params(estimator)
+        estimator._check_method_params()
+    if not isinstance(X, torch.Tensor):  # a dataset
+        if not keep:
+            return X
+        # _datasets_input imports this module.
+        from skremix._datasets_input import IndexSamples
+
+        return X if isinstance(X, IndexSamples) else IndexSamples(X)
+    if keep:
+        return (
+            X
+            if X.dtype == torch.int64
+            else as_tensor(_as_indices(estimator, X.numpy()))
+        )
+    if not _is_integer_dtype(X.dtype) or (X.dtype == torch.uint8 and X.ndim == 4):
+        return X
+    # As sklearn's check_array casts integers to float32 ('float'), bit for bit.
+    return as_tensor(X.numpy().astype(np.float32))
 
 
 def _as_indices(estimator, X):
-    """An integer ``X`` as int64, for ``integer_inputs='keep'``."""
+    """An integer ``X`` as int64, when integer inputs are indices."""
     if not np.issubdtype(X.dtype, np.integer):
         raise ValueError(
-            f"integer_inputs='keep' takes X of an integer dtype (token ids, "
+            f"{ids_source(estimator)} takes X of an integer dtype (token ids, "
             f"category codes); got {X.dtype}. Pass integers, or use "
             f"integer_inputs='float' for numeric features."
         )
@@ -162,9 +411,81 @@ def _as_indices(estimator, X):
 
 def sample_zeros(estimator, n, device):
     """``n`` all-zero inputs of the fitted shape, for dry forward passes:
-    int64 (index 0) under ``integer_inputs='keep'``, else float32."""
+    int64 (index 0) when integer inputs are indices
+    (:func:`resolve_integer_inputs`), else float32."""
     dtype = torch.int64 if keeps_integers(estimator) else torch.float32
     return torch.zeros((n, *estimator.input_shape_), dtype=dtype, device=device)
+
+
+def dry_forward(estimator, n=2, *, module=None, train=False):
+    """The output of ``module`` (default ``module_``) on ``n`` zero samples of
+    the fitted input shape, without gradients, in eval mode (or train mode
+    with ``train``), its mode restored: the one dry forward pass of the
+    checks and sizes made before training. A module that fails on the input
+    dtype gets a message saying why (indices to a module taking floats,
+    floats to one that embeds)."""
+    module = estimator.module_ if module is None else module
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = module.training
+    try:
+        module.train(train)
+        with torch.no_grad():
+            return module(sample_zeros(estimator, n, device))
+    except RuntimeError as exc:
+        error = _dtype_error(estimator, module, exc)
+        if error is None:
+            raise
+        raise error from exc
+    finally:
+        module.train(was_training)
+
+
+def _dtype_error(estimator, module, exc):
+    """The ValueError explaining a failed dry forward by the input dtype,
+    or None."""
+    name = type(estimator).__name__
+    if keeps_integers(estimator):
+        if estimator.module is None:
+            return _builtin_takes_floats(estimator)
+        return None
+    if not _embeds(getattr(module, "_orig_mod", module)):
+        return None
+    mode = getattr(estimator, "integer_inputs", "float")
+    if mode == "float":
+        why = (
+            "integer_inputs='float' casts integer X to float32; integer_inputs="
+            "'auto' (the default) or 'keep' passes token ids and category codes "
+            "as int64"
+        )
+    elif mode == "auto" and not estimator.__dict__.get("_integer_X"):
+        why = (
+            "X is not of an integer dtype (uint8 images are pixels), so "
+            "integer_inputs='auto' passed it as float32: pass token ids and "
+            "category codes as integers (e.g. X.astype(np.int64)), or use "
+            "integer_inputs='keep'"
+        )
+    else:
+        error = _index_forward_error(estimator, getattr(module, "_orig_mod", module))
+        why = (
+            "integer_inputs='auto' passes integer X as int64 only to a module "
+            f"that runs on int64 input, and this one failed on it too ({error})"
+        )
+    return ValueError(
+        f"The module of {name} embeds its input (it has an Embedding layer) but "
+        f"received floats: {why}. The forward pass failed with: {exc}"
+    )
+
+
+def _builtin_takes_floats(estimator):
+    """The refusal of indices for the built-in modules."""
+    return ValueError(
+        f"integer_inputs='keep' passes integer indices to the module, and the "
+        f"built-in module {type(estimator).__name__} would build for shape "
+        f"{estimator.input_shape_} takes floats: pass a module that embeds them "
+        "(torch.nn.Embedding / EmbeddingBag), or use integer_inputs='float' (or "
+        "'auto', the default) for numeric features."
+    )
 
 
 def _tensor_to_numpy(t, name):
@@ -329,9 +650,7 @@ def _check_loss_combinations(estimator):
     if getattr(estimator, "tau_norm", None) is not None:
         check_tau_norm(estimator)
     if estimator.rebalance == "crt":
-        start = estimator.rebalance_start
-        if not isinstance(start, numbers.Integral):
-            start = int(start * estimator.max_epochs)
+        start = epoch_threshold(estimator.rebalance_start, estimator.max_epochs)
         if start == 0:
             raise ValueError(
                 f"rebalance='crt' re-trains the head of features learnt in the "
@@ -389,7 +708,7 @@ def check_posthoc(estimator, fitted=True):
 def check_tau_norm(estimator):
     """Check of ``tau_norm`` that needs no module: not with ``loss='ldam'``,
     whose cosine head already divides every class weight vector by its norm
-    (the head itself is checked by ``_ImbalancedNetBase._tau_norm_head``)."""
+    (the head itself is checked by ``BaseImbalancedClassifier._tau_norm_head``)."""
     if estimator.loss == "ldam":
         raise ValueError(
             f"tau_norm={estimator.tau_norm!r} divides each class's weight vector "
@@ -433,9 +752,7 @@ def _check_lr_milestones(estimator):
                 "epoch (int >= 0) or a fraction of max_epochs (float in [0, 1)) "
                 f"and factor > 0; got the item {item!r}."
             )
-        starts.append(
-            at if isinstance(at, numbers.Integral) else int(at * estimator.max_epochs)
-        )
+        starts.append(epoch_threshold(at, estimator.max_epochs))
     if not starts:
         raise ValueError(
             f"The 'lr_schedule' parameter of {name} got no milestones; use "
@@ -453,21 +770,14 @@ def check_input_params(estimator):
     """Checks of the base's parameters that need the data's shape
     (``input_shape_``), run after input validation and before training."""
     if keeps_integers(estimator):
-        name = type(estimator).__name__
         if estimator.standardize:
             raise ValueError(
-                "standardize=True cannot be used with integer_inputs='keep': "
+                f"standardize=True cannot be used with {ids_source(estimator)}: "
                 "indices (token ids, category codes) have no mean or scale. "
                 "Use standardize=False."
             )
         if estimator.module is None:
-            raise ValueError(
-                f"integer_inputs='keep' passes integer indices to the module, and "
-                f"the built-in module {name} would build for shape "
-                f"{estimator.input_shape_} takes floats: pass a module that embeds "
-                "them (torch.nn.Embedding / EmbeddingBag), or use "
-                "integer_inputs='float' for numeric features."
-            )
+            raise _builtin_takes_floats(estimator)
     if isinstance(estimator.augment, str) and len(estimator.input_shape_) != 3:
         raise ValueError(
             f"augment={estimator.augment!r} needs images of shape (n, h, w) or "
@@ -500,29 +810,7 @@ def check_module(estimator):
     head that ``rebalance='crt'`` and ``tau_norm`` act on and the method's
     layers exist."""
     name = type(estimator).__name__
-    module = estimator.module_
-    param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    was_training = module.training
-    try:
-        module.eval()
-        with torch.no_grad():
-            out = module(sample_zeros(estimator, 2, device))
-    except RuntimeError as exc:
-        embeds = any(
-            isinstance(m, (torch.nn.Embedding, torch.nn.EmbeddingBag))
-            for m in module.modules()
-        )
-        if embeds and not keeps_integers(estimator):
-            raise ValueError(
-                f"The module of {name} embeds its input (it has an Embedding "
-                "layer) but received floats: integer X is cast to float32 unless "
-                "integer_inputs='keep' is set (token ids, category codes). "
-                f"The forward pass failed with: {exc}"
-            ) from exc
-        raise
-    finally:
-        module.train(was_training)
+    out = dry_forward(estimator, 2)
     out = out[0] if isinstance(out, tuple) else out
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (
         2,
@@ -545,14 +833,15 @@ def check_batch_of_one(estimator, n_train):
     """Refuse, before the first step, a training part whose batches can
     hold one sample when the module cannot train on one (BatchNorm on
     1x1 maps): checked with a train-mode forward of a copy."""
-    batch = estimator.batch_size if estimator.batch_size != -1 else n_train
+    batch = estimator.batch_size
+    if estimator.iterator_train is DataLoader:
+        batch = batch_options(estimator).batch_size  # iterator_train__batch_size
+    batch = batch if batch != -1 else n_train
     if min(batch, n_train) != 1:
         return
-    param = next(estimator.module_.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    probe = copy.deepcopy(estimator.module_).train()
+    probe = copy.deepcopy(estimator.module_)  # a train step would change it
     try:
-        probe(sample_zeros(estimator, 1, device))
+        dry_forward(estimator, 1, module=probe, train=True)
     except (ValueError, RuntimeError) as exc:
         raise ValueError(
             f"{type(estimator).__name__} cannot train on batches of one sample "
@@ -560,3 +849,88 @@ def check_batch_of_one(estimator, n_train):
             f"{estimator.batch_size}) and at least 2 training samples "
             f"(now {n_train})."
         ) from None
+
+
+def check_routed_options(estimator):
+    """Refuse, before any data is touched, the routed options skremix would
+    otherwise ignore or let fight: ``iterator_train__*`` it cannot honour
+    (:mod:`skremix._batches`), class weights of the validation criterion,
+    and a skorch ``LRScheduler`` beside ``lr_schedule``."""
+    name = type(estimator).__name__
+    if estimator.iterator_train is DataLoader:
+        batch_options(estimator)
+    _check_unused_options(estimator)
+    if "weight" in estimator.get_params_for("criterion"):
+        raise ValueError(
+            f"criterion__weight would weight only the validation loss of {name}: "
+            "criterion is the validation loss, and the training loss is "
+            "skremix's own (the loss parameter). Weight the classes in training "
+            "with rebalance='rw' (or 'drw'), or the samples with fit(..., "
+            "sample_weight=...)."
+        )
+    if is_constant_schedule(estimator.lr_schedule, estimator.lr_warmup):
+        return
+    for callback in _callbacks_of(estimator):
+        kind = callback if isinstance(callback, type) else type(callback)
+        if kind.__name__ == "LRScheduler" and kind.__module__.startswith("skorch"):
+            raise ValueError(
+                f"{name} was given lr_schedule={estimator.lr_schedule!r} (lr_warmup="
+                f"{estimator.lr_warmup}) and a skorch LRScheduler callback: both "
+                "set the learning rate every epoch, and the optimizer would train "
+                "with one while the history records the other. Use one: "
+                "lr_schedule='constant' with lr_warmup=0 to let the LRScheduler "
+                "drive the rate, or drop the LRScheduler."
+            )
+
+
+def _callbacks_of(estimator):
+    """The callback objects of ``callbacks`` (a list of callbacks or of
+    ``(name, callback)`` pairs); classes are instantiated by skorch, so
+    they are checked as given."""
+    callbacks = estimator.callbacks
+    if not isinstance(callbacks, (list, tuple)):
+        return []
+    found = []
+    for item in callbacks:
+        callback = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        found.append(callback)
+    return found
+
+
+# Default callbacks of earlier releases that carried rebalance and
+# lr_schedule; the training loop applies both now.
+_RETIRED_CALLBACKS = {
+    "rebalance": "rebalance=None (no re-balancing)",
+    "lr_schedule": "lr_schedule='constant' and lr_warmup=0",
+}
+
+
+def _check_unused_options(estimator):
+    """Refuse options the estimator would accept and never read: a
+    ``mix_layer`` where the built-in training step acts on no hidden layer
+    (ERM, ReMix, Remix with ``mix='input'`` / ``'cutmix'``; a method of
+    one's own, with its own ``train_forward``, is taken at its word), and
+    ``callbacks__*`` of the default callbacks that earlier releases had."""
+    name = type(estimator).__name__
+    builtin = type(estimator).train_forward.__module__.startswith("skremix.")
+    if estimator.mix_layer is not None and builtin and not estimator._hooks_layers():
+        mix = getattr(estimator, "mix", None)
+        how = f" with mix={mix!r}" if mix is not None else ""
+        instead = (
+            " Use mix='manifold' to mix at mix_layer, or mix_layer=None."
+            if mix is not None
+            else " Use mix_layer=None, or a method that acts on a hidden layer "
+            "(RemixClassifier(mix='manifold'), MFWClassifier, RSGClassifier)."
+        )
+        raise ValueError(
+            f"mix_layer={estimator.mix_layer!r} names a hidden layer, and "
+            f"{name}{how} acts on none: it would be ignored.{instead}"
+        )
+    given = estimator.get_params_for("callbacks")
+    for key, instead in _RETIRED_CALLBACKS.items():
+        if any(k == key or k.startswith(key + "__") for k in given):
+            raise ValueError(
+                f"callbacks__{key} sets a default callback {name} no longer has: "
+                f"its training loop applies {key} itself, whatever callbacks "
+                f"are given. To switch it off, use {instead}."
+            )

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from skorch.callbacks import Callback
 
-from skremix.callbacks._lr import call_epoch
+from skremix._schedule import call_epoch
 
 __all__ = ["TrainingCheckpoint"]
 

@@ -1,42 +1,42 @@
-"""The schedule of deferred re-weighting and re-sampling (DRW / DRS)."""
+"""Deferred re-weighting and re-sampling (DRW / DRS), as a skorch callback of
+old: the training loop applies ``rebalance`` itself now
+(``skremix._rebalance``)."""
 
 from __future__ import annotations
 
-from skorch.callbacks import Callback
+import warnings
 
-from skremix.callbacks._lr import call_epoch
+from skorch.callbacks import Callback
 
 __all__ = ["RebalanceSchedule"]
 
 
 class RebalanceSchedule(Callback):
-    """Switch class re-balancing on at the deferred start epoch.
+    """Deprecated and inert: the training loop switches re-balancing on.
 
-    At the beginning of every epoch this sets ``net.rebalance_active_`` and
-    records it in the history as ``'rebalance'``. The net reads:
-
-    - ``net.rebalance``: ``None``, ``'rw'``, ``'rs'`` (active from the first
-      epoch), ``'drw'`` or ``'drs'`` (deferred);
-    - ``net.plain_epochs_``: the number of plain epochs before a deferred
-      start (set by the skremix base from ``rebalance_start``).
-
-    Epoch ``e`` (0-based, counted from the start of each ``fit`` or
-    ``partial_fit`` call, like the learning-rate schedule) is re-balanced
-    when ``e >= plain_epochs_``. Used as a default callback of every skremix
-    classifier; public params are never mutated.
+    Every skremix classifier decides in its own training loop (its
+    ``on_epoch_begin``, which runs whatever ``callbacks`` is, ``'disable'``
+    included) whether ``rebalance`` acts in an epoch, sets
+    ``rebalance_active_`` and records it in the history as
+    ``'rebalance'``. This callback, once a default callback that did so,
+    does nothing: adding it warns and changes nothing.
 
     Examples
     --------
+    >>> import warnings
     >>> from skremix.callbacks import RebalanceSchedule
-    >>> RebalanceSchedule()
-    <skremix.callbacks._rebalance.RebalanceSchedule object at ...>
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     callback = RebalanceSchedule()
+    >>> caught[0].category.__name__
+    'FutureWarning'
     """
 
-    def on_epoch_begin(self, net, **kwargs):
-        """Set ``net.rebalance_active_`` for this epoch and record it."""
-        rebalance = getattr(net, "rebalance", None)
-        active = rebalance is not None and call_epoch(net) >= getattr(
-            net, "plain_epochs_", 0
+    def __init__(self):
+        warnings.warn(
+            "RebalanceSchedule is no longer needed: skremix classifiers apply "
+            "rebalance in their training loop, so this callback does nothing and "
+            "will be removed. Drop it from callbacks.",
+            FutureWarning,
+            stacklevel=2,
         )
-        net.rebalance_active_ = active
-        net.history.record("rebalance", active)
