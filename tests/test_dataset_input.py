@@ -99,7 +99,7 @@ def test_two_dimensional_samples_get_a_channel(images):
     X, y = images
     ds = ImageFolderLike(X[:, 0], y)  # (h, w) samples
     clf = ERMClassifier(max_epochs=1, random_state=0).fit(ds, y)
-    assert clf.input_shape_ == (1, 8, 8) and clf.n_features_in_ == 8  # as arrays
+    assert clf.input_shape_ == (1, 8, 8) and clf.n_features_in_ == 1  # as arrays
     assert clf.predict_proba(X[:, 0]).shape == (90, 3)
 
 

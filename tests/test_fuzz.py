@@ -556,9 +556,9 @@ def cases(draw, fault=None):
         if cls is RemixClassifier and "param:mix" not in chosen:
             params["mix"] = "manifold"  # where Remix uses the layer
             uses_layer = True
-        params["mix_layer"] = "no_such_layer"  # unused by the others: valid
-        if uses_layer:
-            faults["bad_layer"] = _word("mix_layer")
+        # Unknown where the layer is used; refused as unused by the others.
+        params["mix_layer"] = "no_such_layer"
+        faults["bad_layer"] = _word("mix_layer")
 
     # Labels given through `classes`: a superset (a class without samples),
     # in another order; or one that lacks a label of y.

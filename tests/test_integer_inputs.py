@@ -149,7 +149,10 @@ def test_default_casts_integers_to_float_as_before(tokens, image_imbalanced):
             lambda: ERMClassifier(integer_inputs="keep"),
             "the built-in module .* takes floats",
         ),
-        (lambda: ERMClassifier(TextNet), "integer_inputs='keep'"),
+        (
+            lambda: ERMClassifier(TextNet, integer_inputs="float"),
+            "integer_inputs='float' casts.*'keep'",
+        ),
     ],
 )
 def test_refused_before_training(make, match, tokens):

@@ -173,7 +173,10 @@ def test_manifold_mixup_draws_a_layer_per_batch():
 @pytest.mark.parametrize(
     "params, match",
     [
-        (dict(mix="input", mix_layer=["blocks.0"]), "mix='manifold' only"),
+        (
+            dict(mix="input", mix_layer=["blocks.0"]),
+            "acts on none: it would be ignored",
+        ),
         (dict(mix="manifold", mix_layer=[]), "non-empty list"),
         (dict(mix="manifold", mix_layer=["blocks.0", 3]), "non-empty list of str"),
     ],

@@ -57,12 +57,18 @@ def test_round_trip_predicts_the_same(saved, tabular_imbalanced):
 def test_round_trip_then_training_continues_bit_for_bit(saved, tabular_imbalanced):
     """The module, the optimizer state and the history (and RSG's
     generator) come back: one more partial_fit of the loaded net equals one
-    more of the original. MFW resolves beta='auto' again from the counts."""
+    more of the original. save_params keeps no class counts, which
+    partial_fit adds to (a pickle keeps them): given the original's, the
+    loaded net continues bit for bit; without them it counts this call's
+    data alone. MFW resolves beta='auto' again from the counts."""
     cls, kw, fitted, files = saved
     X, y = tabular_imbalanced
     net = _loaded(cls, kw, fitted, files, X)
+    assert not hasattr(net, "class_counts_")
     original = pickle.loads(pickle.dumps(fitted))  # the fitted net, untouched
     expected = original.partial_fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(original.class_counts_, 2 * fitted.class_counts_)
+    net.class_counts_ = fitted.class_counts_.copy()
     np.testing.assert_array_equal(net.partial_fit(X, y).predict_proba(X), expected)
     if cls is MFWClassifier:
         assert net.beta_ == fitted.beta_ == 2.0  # 140 / 45 / 15: long-tailed

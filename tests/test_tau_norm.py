@@ -128,12 +128,15 @@ def test_head_tensors_are_bit_identical_after_prediction(fitted):
     assert (head.weight.data_ptr(), head.bias.data_ptr()) == pointers
     assert head.weight.requires_grad and head.bias.requires_grad
 
-    # Put back after a failing forward pass too.
+    # A hook on the head runs on the tau-normalised head of the prediction,
+    # while the fitted head stays as trained; nothing changes after a failing
+    # forward pass either.
     def fail(module, args):
-        # Inside the prediction: the rows have unit norm to the power 0.7.
+        # Inside the prediction: rows of norm ||w||**0.3, no bias.
         norms = torch.linalg.vector_norm(module.weight, dim=1)
         assert torch.allclose(norms, torch.tensor([5.0, 1.0, 2.0]) ** 0.3)
-        assert torch.equal(module.bias, torch.zeros(3))
+        assert module.bias is None and module is not head
+        assert torch.equal(head.weight, weight) and torch.equal(head.bias, bias)
         raise RuntimeError("forward failed")
 
     handle = head.register_forward_pre_hook(fail)

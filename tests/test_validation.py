@@ -19,7 +19,8 @@ def test_validate_x_shapes_dtypes_and_the_fitted_shape():
     assert np.shares_memory(X, images)
     floats, _ = validate_X(ERMClassifier(), images.astype(int), reset=True, y=[0] * 4)
     assert floats.dtype == np.float32 and floats.max() == 255.0  # not images
-    assert est.input_shape_ == (1, 5, 6) and est.n_features_in_ == 5
+    # (n, h, w) are (n, 1, h, w) to sklearn too: n_features_in_ is the channels.
+    assert est.input_shape_ == (1, 5, 6) and est.n_features_in_ == 1
     with pytest.raises(ValueError, match=r"samples of shape \(1, 6, 5\).*\(1, 5, 6\)"):
         validate_X(est, np.zeros((2, 6, 5)), reset=False)
     rows = ERMClassifier()
