@@ -666,7 +666,8 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         ``reset_parameters`` and drop its optimizer state; before the
         re-training phase (plain epochs of a later ``partial_fit``), train
         every parameter again."""
-        active = self._rebalance_active(("crt",))
+        rebalance = self._active_rebalance()
+        active = rebalance is not None and rebalance.retrains_head
         frozen = self.__dict__.get("_crt_frozen")
         if active and frozen is None:
             self.__dict__["_crt_frozen"] = crt_freeze(
@@ -771,11 +772,15 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
                 getattr(self, "decay_epoch_", None),
                 self.lr_warmup,
             )
-            base_lrs = self.__dict__["_base_lrs"]
-            groups = self.optimizer_.param_groups
-            for group, base in zip(groups, base_lrs, strict=True):
-                group["lr"] = base * factor
-            self.history.record("lr", groups[0]["lr"])
+            self.history.record("lr", self._scale_rates(factor))
+
+    def _scale_rates(self, factor):
+        """Set every parameter group's rate to ``factor`` times its initial
+        rate (remembered by :meth:`on_train_begin`); return the first's."""
+        groups = self.optimizer_.param_groups
+        for group, base in zip(groups, self.__dict__["_base_lrs"], strict=True):
+            group["lr"] = base * factor
+        return groups[0]["lr"]
 
     # Override of skorch 1.4 NeuralNet.on_train_end: cRT's frozen features
     # train again after the fit, the optimizer's rates are restored.
@@ -799,13 +804,11 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             Passed to skorch's ``on_train_end``.
         """
         self._crt_unfreeze()
-        base_lrs = self.__dict__.pop("_base_lrs", None)
-        if base_lrs is not None and not _schedule.is_constant_schedule(
+        if "_base_lrs" in self.__dict__ and not _schedule.is_constant_schedule(
             self.lr_schedule, self.lr_warmup
         ):
-            groups = self.optimizer_.param_groups
-            for group, base in zip(groups, base_lrs, strict=True):
-                group["lr"] = base
+            self._scale_rates(1.0)
+        self.__dict__.pop("_base_lrs", None)
         super().on_train_end(net, X=X, y=y, **kwargs)
 
     def _augment_batch(self, X):
@@ -1273,8 +1276,13 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             return LabelledDataset(X, y, self.input_shape_)
         return super().get_dataset(X, y)
 
-    def _rebalance_active(self, kind):
-        return self.rebalance in kind and bool(self.__dict__.get("rebalance_active_"))
+    def _active_rebalance(self):
+        """The fit's :class:`~skremix._rebalance.Rebalance` while it acts in
+        this epoch (``rebalance_active_``, set by :meth:`on_epoch_begin`),
+        else None."""
+        plan = self.__dict__.get("_rebalance_plan")
+        active = plan is not None and bool(self.__dict__.get("rebalance_active_"))
+        return plan if active else None
 
     def _train_batches(self, y, batch_size):
         """Index batches of one training epoch, on the device of ``y``.
@@ -1461,8 +1469,8 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             scale = self.ldam_s if self.loss == "ldam" else 1.0
             return self.criterion_(scale * y_pred.float(), y_true.long())
         state = self.fit_state(y_pred.device)
-        plan = self.__dict__.get("_rebalance_plan")
-        reweights = plan is not None and plan.reweights and self.rebalance_active_
+        rebalance = self._active_rebalance()
+        reweights = rebalance is not None and rebalance.reweights
         weight = state.weights if reweights else None
         return batch_loss(
             y_pred,

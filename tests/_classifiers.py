@@ -1,6 +1,7 @@
 """Helpers the tests import: the classifier list and small, fast settings."""
 
 import torch
+from torch import nn
 
 import skremix
 
@@ -29,3 +30,16 @@ class Headless(torch.nn.Module):
 
     def forward(self, x):
         return self.fc(x)
+
+
+class TextNet(nn.Module):
+    """Bag of embeddings -> hidden layer -> head: a token-id classifier."""
+
+    def __init__(self, n_classes, vocab=300, dim=8):
+        super().__init__()
+        self.embed = nn.EmbeddingBag(vocab, dim, mode="mean")
+        self.hidden = nn.Sequential(nn.Linear(dim, 16), nn.ReLU())
+        self.head = nn.Linear(16, n_classes)
+
+    def forward(self, x):
+        return self.head(self.hidden(self.embed(x)))

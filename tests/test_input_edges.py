@@ -5,6 +5,7 @@ and integer token ids with the default ``integer_inputs='auto'``."""
 import numpy as np
 import pytest
 import torch
+from _classifiers import TextNet
 from torch import nn
 
 from skremix import (
@@ -181,19 +182,6 @@ def test_a_dataset_of_grey_images_predicts_arrays_in_either_layout(grey):
 
 
 # -------------------------------------------- integer_inputs='auto' (C)
-
-
-class TextNet(nn.Module):
-    """Bag of embeddings -> hidden layer -> head."""
-
-    def __init__(self, n_classes, vocab=300, dim=8):
-        super().__init__()
-        self.embed = nn.EmbeddingBag(vocab, dim, mode="mean")
-        self.hidden = nn.Sequential(nn.Linear(dim, 16), nn.ReLU())
-        self.head = nn.Linear(16, n_classes)
-
-    def forward(self, x):
-        return self.head(self.hidden(self.embed(x)))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ is refused; the default casts integers to float as before."""
 import numpy as np
 import pytest
 import torch
+from _classifiers import TextNet
 from skorch.dataset import ValidSplit
-from torch import nn
 
 from skremix import (
     ERMClassifier,
@@ -17,19 +17,6 @@ from skremix import (
 )
 
 FAST = dict(max_epochs=2, batch_size=16, random_state=0)
-
-
-class TextNet(nn.Module):
-    """Bag of embeddings -> hidden layer -> head."""
-
-    def __init__(self, n_classes, vocab=300, dim=8):
-        super().__init__()
-        self.embed = nn.EmbeddingBag(vocab, dim, mode="mean")
-        self.hidden = nn.Sequential(nn.Linear(dim, 16), nn.ReLU())
-        self.head = nn.Linear(16, n_classes)
-
-    def forward(self, x):
-        return self.head(self.hidden(self.embed(x)))
 
 
 @pytest.fixture(scope="module")
