@@ -182,7 +182,7 @@ def epoch_loader(estimator, dataset, y, options):
     and collated on the host), or array input with loading options
     (``iterator_train__num_workers``, ``collate_fn``, ...).
 
-    Each epoch's batches are drawn by the estimator's ``_train_batches``
+    Each epoch's batches are drawn by the estimator's ``_epoch_batches``
     from the labels ``y`` (shuffled, re-sampled by class, or in the order
     of ``iterator_train__sampler``) and handed to the DataLoader as its
     ``batch_sampler``, with the loading options of ``options.loader``.
@@ -191,7 +191,7 @@ def epoch_loader(estimator, dataset, y, options):
     params = dict(options.loader)
     y = y.cpu()
     sampler = EpochBatchSampler(
-        lambda: estimator._train_batches(y, options.batch_size),
+        lambda: estimator._epoch_batches(y, options.batch_size),
         estimator._n_train_batches(len(y), options),
     )
     if torch.device(estimator.device).type == "cuda":

@@ -214,6 +214,26 @@ default='constant'
         uint8 images stay uint8 on both paths (scaled to [0, 1] per batch).
         Batches are drawn where the data lives, so on a GPU the two paths
         draw different (equally seeded) batches.
+    data_parallel : {'auto', True, False}, default='auto'
+        Train one net data-parallel over the ranks of the default
+        ``torch.distributed`` process group (a script launched with
+        ``torchrun --nproc_per_node=N`` that calls
+        ``torch.distributed.init_process_group()``, or
+        :class:`skremix.hf.AccelerateMixin`): every rank passes the same
+        data, and draws a disjoint share of each epoch's global batches of
+        ``batch_size * world_size`` (``batch_size`` is per rank, as in
+        PyTorch's DDP), class-balanced ones balanced globally; gradients
+        are averaged by ``DistributedDataParallel``. 'auto': data-parallel
+        when a process group of two or more ranks is initialised, else
+        local; True: refused without a process group; False: one net per
+        process (e.g. a different seed on each rank). See the user guide's
+        "Scaling out".
+    sync_batch_norm : bool, default=False
+        With data-parallel training, BatchNorm layers normalise each batch
+        by the statistics of the global batch (every rank's share), as in
+        one process, instead of the rank's share; on CPUs and GPUs (one
+        all-reduce per layer and step). Refused without data-parallel
+        training.
     mix_layer : str or None, default=None
         Dotted name of the submodule whose output hidden-layer methods
         transform; None takes the module's ``default_mix_layer`` (after the
@@ -274,6 +294,8 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         for ``(n, h, w)`` input).
     input_mean_, input_std_ : ndarray of shape (n_channels,) or (n_features,)
         Statistics of the training inputs; with ``standardize=True`` only.
+    world_size_ : int
+        Processes the last ``fit`` trained on (1 unless ``data_parallel``).
     data_placement_ : {'device', 'host'}
         Where the training data of the last ``fit`` lived.
     input_shape_ : tuple

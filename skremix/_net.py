@@ -46,7 +46,7 @@ from skorch.dataset import get_len, unpack_data
 from skorch.utils import data_from_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
-from skremix import _batches, _loop, _schedule
+from skremix import _batches, _data_parallel, _loop, _schedule
 from skremix._datasets_input import (
     LabelledDataset,
     dataset_labels,
@@ -71,6 +71,7 @@ from skremix._step import FitState, TrainStep
 from skremix._validation import (
     as_tensor,
     check_batch_of_one,
+    check_data_parallel,
     check_input_params,
     check_module,
     check_params,
@@ -90,6 +91,12 @@ from skremix.losses import batch_loss, ldam_margins, logit_adjustment
 from skremix.mixing import resolve_layer
 from skremix.nn import default_module
 from skremix.nn._batch_norm import recalibrate_batch_norm
+from skremix.nn._sync_batch_norm import (
+    average_running_stats,
+    reduce_precise_stats,
+    restore_batch_norm,
+    to_global_batch_norm,
+)
 from skremix.sampling import effective_number_weights
 
 __all__: list[str] = []
@@ -184,6 +191,8 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         "integer_inputs": [StrOptions({"auto", "float", "keep"})],
         "precise_bn": ["boolean"],
         "data_placement": [StrOptions({"auto", "device", "host"})],
+        "data_parallel": [StrOptions({"auto"}), "boolean"],
+        "sync_batch_norm": ["boolean"],
         "rebalance": [StrOptions({"rw", "rs", "drw", "drs", "crt"}), None],
         "rebalance_start": [
             Interval(numbers.Integral, 0, None, closed="left"),
@@ -232,6 +241,8 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         integer_inputs="auto",
         precise_bn=True,
         data_placement="auto",
+        data_parallel="auto",
+        sync_batch_norm=False,
         mix_layer=None,
         random_state=None,
         device="auto",
@@ -269,6 +280,8 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         self.integer_inputs = integer_inputs
         self.precise_bn = precise_bn
         self.data_placement = data_placement
+        self.data_parallel = data_parallel
+        self.sync_batch_norm = sync_batch_norm
         self.mix_layer = mix_layer
         self.random_state = random_state
 
@@ -393,6 +406,11 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         """Seed torch from random_state inside a forked RNG: reproducible
         fits that leave the caller's global RNG state untouched."""
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        dp = _data_parallel.current(self)
+        if dp is not None:
+            # One seed on every rank: the same initial weights and global
+            # batches; each rank's own draws are seeded in on_train_begin.
+            seed = dp.shared_seed(seed)
         dev = torch.device(self.device) if self.device is not None else None
         devices = []
         if dev is not None and dev.type == "cuda":
@@ -507,7 +525,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             # Input statistics are computed anew by every fit (standardize).
             for name in ("input_mean_", "input_std_"):
                 self.__dict__.pop(name, None)
-        with self._seeded(), self._weighted(sample_weight):
+        with self._data_parallel(), self._seeded(), self._weighted(sample_weight):
             new = (fit and reset) or not self.initialized_
             if new:
                 self.initialize()
@@ -518,6 +536,23 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
                 check_module(self)
             self._run_training(X, y, fit_params, fit=fit)
         return self
+
+    @contextmanager
+    def _data_parallel(self):
+        """Hold this call's :class:`skremix._data_parallel.DataParallel`
+        (``data_parallel``; None to train locally), checked before any
+        training."""
+        dp = _data_parallel.resolve(self)
+        check_data_parallel(self, dp)
+        self.world_size_ = 1 if dp is None else dp.world_size
+        if dp is not None and torch.device(self.device).type == "cuda":
+            if torch.device(self.device).index is None:
+                torch.cuda.set_device(_data_parallel.local_rank(dp.rank))
+        self.__dict__["_data_parallel"] = dp
+        try:
+            yield
+        finally:
+            self.__dict__.pop("_data_parallel", None)
 
     @contextmanager
     def _weighted(self, sample_weight):
@@ -572,10 +607,17 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
                 pass
             except torch.OutOfMemoryError as exc:
                 raise out_of_memory_error(self, exc, X, "training") from exc
+            dp = _data_parallel.current(self)
+            if dp is not None:
+                dp.release()
+            # Precise BN averages the ranks' plain statistics (below).
+            self._restore_batch_norm()
             if self.precise_bn:
                 self._recalibrate_batch_norm()
             self.notify("on_train_end", X=X, y=y)
         finally:
+            self._restore_batch_norm()
+            _data_parallel.restore_logs(self.__dict__.pop("_quiet_logs", ()))
             for name in ("fit_state_", "rng_", "_train_iterator", "_accumulate_counts"):
                 self.__dict__.pop(name, None)
 
@@ -598,6 +640,9 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
                     yield _loop.as_float(Xi)
 
         recalibrate_batch_norm(self.module_, inputs(), forward=self.infer)
+        dp = _data_parallel.current(self)
+        if dp is not None:
+            reduce_precise_stats(self.module_)
 
     # Override of skorch 1.4 NeuralNet.initialize_module: a default module for the
     # input shape, sizes filled in, LDAM's cosine head.
@@ -735,6 +780,18 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         """
         super().on_train_begin(net, X=X, y=y, **kwargs)
         self.__dict__["_base_lrs"] = [g["lr"] for g in self.optimizer_.param_groups]
+        dp = _data_parallel.current(self)
+        if dp is not None:
+            # Each rank's own stream for the mixing and augmentation draws
+            # (a checkpoint being resumed restores them after this).
+            torch.manual_seed(dp.rank_seed())
+            self.rng_ = np.random.default_rng(dp.rank_seed())
+            self.__dict__["_quiet_logs"] = _data_parallel.quiet_logs(self, dp)
+            if self.sync_batch_norm:
+                self.__dict__["_global_bn"] = [
+                    to_global_batch_norm(m)
+                    for m in _data_parallel.trained_modules(self).values()
+                ]
 
     # Override of skorch 1.4 NeuralNet.on_epoch_begin, extended: re-balancing
     # and the learning rate of this epoch.
@@ -804,12 +861,19 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             Passed to skorch's ``on_train_end``.
         """
         self._crt_unfreeze()
+        self._restore_batch_norm()
+        _data_parallel.restore_logs(self.__dict__.pop("_quiet_logs", ()))
         if "_base_lrs" in self.__dict__ and not _schedule.is_constant_schedule(
             self.lr_schedule, self.lr_warmup
         ):
             self._scale_rates(1.0)
         self.__dict__.pop("_base_lrs", None)
         super().on_train_end(net, X=X, y=y, **kwargs)
+
+    def _restore_batch_norm(self):
+        """Put back the BatchNorm layers ``sync_batch_norm`` swapped."""
+        for swapped in self.__dict__.pop("_global_bn", ()):
+            restore_batch_norm(swapped)
 
     def _augment_batch(self, X):
         """The training augmentation of ``augment``, before any mixing."""
@@ -995,6 +1059,26 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         validate_X(self, X, reset=True, y=np.zeros(_num_samples(X)))
         encode_labels(self, np.asarray(self.classes), reset=True)
 
+    # Override of skorch 1.4 NeuralNet.save_params, wrapped: rank 0 writes
+    # during data-parallel training.
+    def save_params(self, *args, **kwargs):
+        """Save the parameters, as skorch does (see its ``save_params``).
+
+        During data-parallel training (a callback such as skorch's
+        ``Checkpoint`` saving at an epoch's end) only rank 0 writes, and the
+        other ranks wait until it has.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            skorch's ``save_params`` arguments (``f_params``, ...).
+        """
+        dp = _data_parallel.current(self)
+        if dp is None or dp.is_main:
+            super().save_params(*args, **kwargs)
+        if dp is not None:
+            dp.barrier()
+
     # Override of skorch 1.4 NeuralNet.load_params, extended: loaded module
     # parameters make the net fitted.
     def load_params(
@@ -1075,6 +1159,15 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             _, y_train = data_from_dataset(dataset_train)
         counts = np.bincount(to_numpy(y_train), minlength=len(self.classes_))
         check_batch_of_one(self, int(counts.sum()))
+        dp = _data_parallel.current(self)
+        if dp is not None:
+            dp.check_same_data(type(self).__name__, torch.as_tensor(y_train), len(X))
+            if counts.sum() < 2 * dp.world_size:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least 2 training samples per "
+                    f"rank for data-parallel training on {dp.world_size} ranks; "
+                    f"got {int(counts.sum())}."
+                )
         counts = counts.astype(np.int64)
         earlier = getattr(self, "class_counts_", None)
         if self.__dict__.get("_accumulate_counts") and earlier is not None:
@@ -1206,7 +1299,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         return _loop.TensorBatches(
             X,
             y,
-            lambda: self._train_batches(y, options.batch_size),
+            lambda: self._epoch_batches(y, options.batch_size),
             device,
             self._n_train_batches(len(X), options),
             pin=X.device.type == "cpu" and torch.device(device).type == "cuda",
@@ -1252,9 +1345,29 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         return options
 
     def _n_train_batches(self, n, options):
-        """Batches per training epoch, planned without drawing one."""
+        """Batches per training epoch (of this rank), planned without
+        drawing one."""
+        dp = _data_parallel.current(self)
         drawn = _batches.n_samples_drawn(options, n)
-        return len(_loop.chunks(range(drawn), options.batch_size, options.drop_last))
+        batch_size = options.batch_size
+        if dp is not None:
+            batch_size = dp.global_batch_size(batch_size)
+        planned = _loop.chunks(range(drawn), batch_size, options.drop_last)
+        if dp is None:
+            return len(planned)
+        return dp.n_batches(len(planned), len(planned[-1]) if planned else 0)
+
+    def _epoch_batches(self, y, batch_size):
+        """The index batches this process trains on in one epoch: the
+        method's :meth:`_train_batches`; with ``data_parallel``, this rank's
+        share of each global batch of ``batch_size * world_size``, drawn
+        alike on every rank (:mod:`skremix._data_parallel`)."""
+        dp = _data_parallel.current(self)
+        if dp is None:
+            return self._train_batches(y, batch_size)
+        with dp.shared_draws(self, len(self.history)):
+            batches = self._train_batches(y, dp.global_batch_size(batch_size))
+        return dp.shard(batches)
 
     # Override of skorch 1.4 NeuralNet.get_dataset: dataset input gets its labels.
     def get_dataset(self, X, y=None):
@@ -1334,6 +1447,27 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         """
         return TrainStep(self.infer(X, **fit_params), y, sample_weight=sample_weight)
 
+    def _step_loss(self, Xi, yi, weights, fit_params):
+        """The method's :meth:`train_forward` and its training loss (with
+        the extra losses): ``(loss, step)``."""
+        if weights is None:
+            step = self.train_forward(Xi, yi, **fit_params)
+        else:
+            step = self.train_forward(Xi, yi, sample_weight=weights, **fit_params)
+        if step.sample_weight is None:
+            loss = self.get_loss(step.logits, step.targets, X=Xi, training=True)
+        else:
+            loss = self.get_loss(
+                step.logits,
+                step.targets,
+                X=Xi,
+                training=True,
+                sample_weight=step.sample_weight,
+            )
+        for value in step.extra_losses.values():
+            loss = loss + value
+        return loss, step
+
     # Override of skorch 1.4 NeuralNet.train_step_single: the method hook
     # train_forward, extra losses and records.
     def train_step_single(self, batch, **fit_params):
@@ -1351,23 +1485,15 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         if self.augment is not None:
             Xi = self._augment_batch(Xi)
         weights = getattr(batch, "sample_weight", None)
-        if weights is None:
-            step = self.train_forward(Xi, yi, **fit_params)
+        dp = _data_parallel.current(self)
+        if dp is None:
+            loss, step = self._step_loss(Xi, yi, weights, fit_params)
         else:
-            step = self.train_forward(Xi, yi, sample_weight=weights, **fit_params)
+            # Through DistributedDataParallel; the mean over the global
+            # batch, uneven shares included.
+            loss, step = dp.forward(self, self._step_loss, Xi, yi, weights, fit_params)
         y_pred = step.logits
-        if step.sample_weight is None:
-            loss = self.get_loss(y_pred, step.targets, X=Xi, training=True)
-        else:
-            loss = self.get_loss(
-                y_pred,
-                step.targets,
-                X=Xi,
-                training=True,
-                sample_weight=step.sample_weight,
-            )
         for name, value in step.extra_losses.items():
-            loss = loss + value
             value = value.detach()
             self.history.record_batch(
                 name, value if _loop.stays_on_device(value) else float(value)
@@ -1380,7 +1506,10 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             self.history.record_batch(name, value)
         # Divergence is checked at the end of the epoch, on the recorded losses
         # (run_single_epoch): checking here would synchronise on a GPU.
-        loss.backward()
+        if dp is None:
+            loss.backward()
+        else:
+            (loss * dp.loss_scale(get_len(yi))).backward()
         # The batch's own rows, the first len(yi) (a method appends the rows
         # it generates after them): skorch's caching scorers pair y_pred with
         # the batch's y.
@@ -1423,6 +1552,14 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         _loop.read_batch_records(
             self.history, check_loss=prefix + "_loss" if training else None, lr=self.lr
         )
+        dp = _data_parallel.current(self)
+        if dp is not None and training:
+            # Every rank: the global batches' records and the same running
+            # statistics, before validation and the callbacks.
+            dp.reduce_batch_records(self.history, prefix)
+            average_running_stats(
+                _data_parallel.trained_modules(self).values(), dp.world_size
+            )
         self.history.record(prefix + "_batch_count", batch_count)
 
     # Override of skorch 1.4 NeuralNetClassifier.get_loss: soft targets, class

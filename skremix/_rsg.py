@@ -7,6 +7,7 @@ import numbers
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from skremix import _data_parallel
 from skremix._docstrings import fill_doc
 from skremix._net import BaseImbalancedClassifier
 from skremix._schedule import call_epoch
@@ -277,6 +278,29 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
 
     def _hooks_layers(self):
         return True
+
+    # The generator takes no gradient before generation starts, nor on a
+    # batch without a rare class (data_parallel).
+    _skips_parameters = True
+
+    # Override of skorch 1.4 NeuralNet.on_batch_begin, extended: data-parallel
+    # centre sync (below).
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """Remember which classes have centers, for the data-parallel sync."""
+        super().on_batch_begin(net, batch=batch, training=training, **kwargs)
+        dp = _data_parallel.current(self)
+        if dp is not None and training and not self.rsg_.centers_initialized.all():
+            self.__dict__["_centers_before"] = self.rsg_.centers_initialized.clone()
+
+    # Override of skorch 1.4 NeuralNet.on_batch_end, extended: the same.
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        """With data_parallel, give every rank the centers set from data in
+        this step (:func:`skremix._data_parallel.sync_first_centers`)."""
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        before = self.__dict__.pop("_centers_before", None)
+        dp = _data_parallel.current(self)
+        if dp is not None and training and before is not None:
+            _data_parallel.sync_first_centers(dp, self.rsg_, before)
 
     def train_forward(self, X, y, sample_weight=None, **fit_params):
         """Run the batch through RSG at ``mix_layer``.

@@ -786,6 +786,42 @@ def check_input_params(estimator):
         )
 
 
+def check_data_parallel(estimator, dp):
+    """Refuse, before any training, what data-parallel training cannot do
+    (``dp`` the call's :class:`skremix._data_parallel.DataParallel`, None
+    when training locally)."""
+    name = type(estimator).__name__
+    if dp is None:
+        if estimator.sync_batch_norm:
+            raise ValueError(
+                f"sync_batch_norm=True synchronises BatchNorm statistics across "
+                f"the ranks of data-parallel training, but {name} trains in one "
+                "process here (no torch.distributed process group of two or more "
+                "ranks, or data_parallel=False). Use sync_batch_norm=False, or "
+                "launch with torchrun (see the user guide's 'Scaling out')."
+            )
+        return
+    if estimator.iterator_train is not DataLoader:
+        raise ValueError(
+            f"data_parallel training shards the batches {name} draws itself; "
+            f"iterator_train={estimator.iterator_train!r} draws its own, which "
+            "cannot be split among the ranks. Leave iterator_train as DataLoader "
+            "(iterator_train__sampler is sharded), or data_parallel=False."
+        )
+    if getattr(estimator, "compile", False):
+        raise ValueError(
+            f"compile=True is not supported with data_parallel training of {name}: "
+            "use compile=False, or data_parallel=False."
+        )
+    backend = torch.distributed.get_backend()
+    if backend == "nccl" and torch.device(estimator.device).type != "cuda":
+        raise ValueError(
+            f"The process group's backend is nccl, which needs CUDA tensors, but "
+            f"{name} trains on {estimator.device!r}: use device='cuda' (or "
+            "'auto' on a GPU machine), or init_process_group('gloo') for CPUs."
+        )
+
+
 def _check_no_accelerate(estimator):
     """skorch's ``AccelerateMixin`` replaces ``train_step_single`` without
     calling ``super()``: mixed into a skremix class, the method hook would
@@ -797,10 +833,10 @@ def _check_no_accelerate(estimator):
             raise TypeError(
                 f"{type(estimator).__name__} mixes in skorch's AccelerateMixin, "
                 "whose train_step_single bypasses the method's train_forward: it "
-                "would train plain ERM. skremix does not support multi-GPU training "
-                "of one net; train one net per GPU and run several fits in "
-                "parallel instead (a search under joblib's dask backend, see the "
-                "user guide's 'Scaling out')."
+                "would train plain ERM. Mix in skremix.hf.AccelerateMixin instead "
+                "(the same use: Net(accelerator=Accelerator(), ...)), or launch "
+                "the plain class with torchrun (see the user guide's 'Scaling "
+                "out')."
             )
 
 

@@ -555,6 +555,11 @@ def _cases(cls):
         "verbose": Case({"verbose": 1}, check=_check_verbose),
         "classes": Case({"classes": [0, 1, 2, 3]}, check=_check_classes),
         "warm_start": Case({"warm_start": True}, twice=True, check=_check_warm_start),
+        # Both act only on 2+ ranks (tests/test_data_parallel.py checks their
+        # effect there); in one process without a process group, asking for
+        # them is refused.
+        "data_parallel": Case({"data_parallel": True}, expect="refusal"),
+        "sync_batch_norm": Case({"sync_batch_norm": True}, expect="refusal"),
     }
     # mix_layer: where a method acts on a hidden layer, another layer; ERM
     # and ReMix act on none, so it can only be refused.

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from skorch.callbacks import Callback
 
+from skremix._data_parallel import current as _current_data_parallel
 from skremix._schedule import call_epoch
 
 __all__ = ["TrainingCheckpoint"]
@@ -46,6 +47,18 @@ def _callback_states(net, skip):
                 fitted[key] = value
         states[name] = fitted
     return states
+
+
+def _random_states(net):
+    """The random streams a resumed fit continues: torch's (CPU and CUDA)
+    and the estimator's numpy generator."""
+    return {
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": (
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        ),
+        "numpy_rng": getattr(net, "rng_", None) and net.rng_.bit_generator.state,
+    }
 
 
 class TrainingCheckpoint(Callback):
@@ -91,6 +104,13 @@ class TrainingCheckpoint(Callback):
 
     Notes
     -----
+    With ``data_parallel`` training, rank 0 writes the checkpoints, with
+    every rank's random streams, and the other ranks wait until each is in
+    place; every rank loads the latest at the start (so ``dirname`` must be
+    a folder every rank reaches: one machine, or a shared file system). A
+    checkpoint resumes only on the same number of ranks (ValueError
+    otherwise): the global batches and the streams depend on it.
+
     Bit-identical results need the same number of torch threads in the
     resuming process as in the interrupted one (``torch.set_num_threads``):
     reductions are split by thread, and their float sums differ in the last
@@ -137,6 +157,14 @@ class TrainingCheckpoint(Callback):
         net : skremix classifier
             The net being trained.
         """
+        dp = _current_data_parallel(net)
+        rng = _random_states(net)
+        if dp is not None:
+            # Every rank's own random streams, written by rank 0 alone.
+            ranks = dp.gather(rng)
+            if not dp.is_main:
+                dp.barrier()
+                return
         folder = Path(self.dirname)
         folder.mkdir(parents=True, exist_ok=True)
         done = call_epoch(net) + 1
@@ -146,11 +174,9 @@ class TrainingCheckpoint(Callback):
             "call_start_epoch": getattr(net, "call_start_epoch_", 0),
             "history": list(net.history),
             "parts": {n: p.state_dict() for n, p in _torch_parts(net).items()},
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": (
-                torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-            ),
-            "numpy_rng": getattr(net, "rng_", None) and net.rng_.bit_generator.state,
+            **rng,
+            "world_size": 1 if dp is None else dp.world_size,
+            "rank_rng": None if dp is None else ranks,
             "callbacks": _callback_states(net, skip=self),
         }
         tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".tmp-"))
@@ -173,6 +199,8 @@ class TrainingCheckpoint(Callback):
         for old in folder.glob("epoch-*"):
             if old.name != target.name:
                 shutil.rmtree(old, ignore_errors=True)
+        if dp is not None:
+            dp.barrier()  # the other ranks go on once it is in place
 
     # ---------------------------------------------------------------- resume
     def latest(self):
@@ -205,6 +233,15 @@ class TrainingCheckpoint(Callback):
             or state["max_epochs"] != net.max_epochs
         ):
             return  # a finished fit, or another schedule: start anew
+        dp = _current_data_parallel(net)
+        world = 1 if dp is None else dp.world_size
+        if state.get("world_size", 1) != world:
+            raise ValueError(
+                f"The checkpoint in {str(self.dirname)!r} was written by a fit on "
+                f"{state.get('world_size', 1)} process(es); this fit runs on "
+                f"{world}. Resume with the same number of ranks (the batches and "
+                "random streams depend on it), or use another dirname."
+            )
         parts = _torch_parts(net)
         missing = sorted(set(state["parts"]) ^ set(parts))
         if missing:
@@ -220,9 +257,13 @@ class TrainingCheckpoint(Callback):
         net.history.clear()
         net.history.extend(state["history"])
         net.call_start_epoch_ = state["call_start_epoch"]
-        torch.set_rng_state(state["torch_rng"])
+        if dp is not None:
+            state = {**state, **state["rank_rng"][dp.rank]}
+        # map_location moved the saved states to the device: they are read
+        # back from host memory.
+        torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
         if state["numpy_rng"] is not None and hasattr(net, "rng_"):
             net.rng_.bit_generator.state = state["numpy_rng"]
         self.resumed_from_ = state["epoch"]

@@ -12,9 +12,10 @@ PKG = ROOT / "skremix"
 # Below the estimators: pure torch / numpy building blocks and callbacks.
 LOWER = ["nn", "mixing", "losses", "sampling", "callbacks", "datasets", "metrics"]
 # Private modules of the package root that are building blocks too (plain
-# torch, no skorch, no estimator): the training-step contract and the epoch
-# arithmetic, which the callbacks and the estimators share.
-PURE_ROOT = ["_step", "_schedule"]
+# torch, no skorch, no estimator): the training-step contract, the epoch
+# arithmetic and the data-parallel state, which the callbacks, the BatchNorm
+# layers and the estimators share.
+PURE_ROOT = ["_step", "_schedule", "_data_parallel"]
 
 
 def _imports(path):
