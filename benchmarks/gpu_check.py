@@ -22,6 +22,11 @@ reported and the next one runs):
 6. ``precision``: ERM on ResNet-32 in fp32, bf16, channels-last and both:
    fit time, finite probabilities and agreement of the predicted labels
    with fp32.
+7. ``data_parallel``: ERM and Remix on ResNet-32, one GPU against all the
+   GPUs of the machine under ``torchrun`` (NCCL, ``batch_size=128`` per
+   GPU): images per second, and whether every rank ended with the same
+   predictions. It needs 2 or more GPUs and skips with the reason
+   otherwise; the CPU smoke run uses 2 gloo processes.
 
 The default sizes fit in about 8 minutes on one GPU; ``--budget`` (seconds)
 skips the stages that would start after it. ``--device cpu --smoke`` runs
@@ -74,6 +79,8 @@ SIZES = {
         warm_up=True,
         epochs=1,
         test_timeout=180,
+        dp_n=10000,
+        dp_timeout=300,
     ),
     "smoke": dict(
         cost_cases="tabular",
@@ -89,10 +96,20 @@ SIZES = {
         warm_up=False,
         epochs=1,
         test_timeout=60,
+        dp_n=64,
+        dp_timeout=120,
     ),
 }
 
-STAGES = ("environment", "cuda_tests", "cost", "time_epoch", "placement", "precision")
+STAGES = (
+    "environment",
+    "cuda_tests",
+    "cost",
+    "time_epoch",
+    "placement",
+    "precision",
+    "data_parallel",
+)
 
 
 def _load(name):
@@ -281,6 +298,99 @@ def stage_precision(args, sizes):
     return dict(n_images=len(X), rows=rows)
 
 
+# One fit per method, in one process or on every rank of a torchrun launch;
+# rank 0 prints one JSON line per method.
+_DP_BODY = r"""
+import hashlib, json, os, sys, time
+import numpy as np, torch
+import torch.distributed as dist
+from skremix import ERMClassifier, RemixClassifier
+device, n, side, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+warm_up = sys.argv[5] == "1"
+world = int(os.environ.get("WORLD_SIZE", "1"))
+if world > 1:
+    dist.init_process_group("nccl" if device == "cuda" else "gloo")
+if device == "cpu":
+    torch.set_num_threads(1)
+rng = np.random.default_rng(0)
+X = rng.integers(0, 256, size=(n, 3, side, side), dtype=np.uint8)
+y = np.arange(n) % 10
+for cls in (ERMClassifier, RemixClassifier):
+    def make():
+        return cls(max_epochs=epochs, batch_size=128, device=device, random_state=0)
+    if warm_up:
+        make().fit(X[:256 * world], y[:256 * world])
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    clf = make().fit(X, y)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    proba = clf.predict_proba(X[:256])
+    digest = hashlib.sha1(np.round(proba, 5).tobytes()).hexdigest()
+    digests = [None] * world
+    if world > 1:
+        dist.all_gather_object(digests, digest)
+    else:
+        digests = [digest]
+    if world == 1 or dist.get_rank() == 0:
+        print(json.dumps(dict(method=cls.__name__, processes=world, fit_s=seconds,
+                              images_per_s=n * epochs / seconds,
+                              world_size_=clf.world_size_,
+                              ranks_agree=len(set(digests)) == 1,
+                              finite=bool(np.isfinite(proba).all()))), flush=True)
+if world > 1:
+    dist.destroy_process_group()
+"""
+
+
+def _dp_run(cmd, timeout):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {proc.stderr[-3000:]}")
+    return [
+        json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")
+    ]
+
+
+def stage_data_parallel(args, sizes):
+    import tempfile
+
+    if torch.device(args.device).type == "cuda":
+        n_procs = torch.cuda.device_count()
+        if n_procs < 2:
+            return _skip(f"needs 2 or more GPUs; {n_procs} visible")
+        device = "cuda"
+    else:
+        n_procs, device = 2, "cpu"
+    with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "dp_body.py"
+        body.write_text(_DP_BODY)
+        common = [
+            device,
+            str(sizes["dp_n"]),
+            str(sizes["image_side"]),
+            str(sizes["epochs"]),
+            "1" if sizes["warm_up"] else "0",
+        ]
+        launch = [sys.executable, "-m", "torch.distributed.run"]
+        one = _dp_run([sys.executable, str(body), *common], sizes["dp_timeout"])
+        many = _dp_run(
+            [*launch, f"--nproc_per_node={n_procs}", str(body), *common],
+            sizes["dp_timeout"],
+        )
+    rows = one + many
+    bad = [r for r in rows if not (r["finite"] and r["ranks_agree"])]
+    if bad or [r["world_size_"] for r in many] != [n_procs] * len(many):
+        raise RuntimeError(f"data-parallel fits disagree or are not finite: {rows}")
+    speedup = {
+        a["method"]: b["images_per_s"] / a["images_per_s"]
+        for a, b in zip(one, many, strict=True)
+    }
+    return dict(n_images=sizes["dp_n"], processes=n_procs, rows=rows, speedup=speedup)
+
+
 def _skip(reason):
     return dict(skipped=reason)
 
@@ -351,6 +461,12 @@ def summary(results):
         lines.append(
             f"precision  {row['variant']:<22} {row['fit_s']:7.2f} s, labels as "
             f"fp32: {row['agreement_with_fp32']:.3f}, finite: {row['finite']}"
+        )
+    dp = results.get("data_parallel", {}).get("detail", {})
+    for row in dp.get("rows", []):
+        lines.append(
+            f"data_parallel {row['method']:<16} {row['processes']} process(es) "
+            f"{row['images_per_s']:9.0f} images/s, ranks agree: {row['ranks_agree']}"
         )
     return "\n".join(lines)
 

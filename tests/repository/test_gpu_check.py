@@ -41,6 +41,7 @@ def test_smoke_run_reports_every_stage(smoke):
         "time_epoch",
         "placement",
         "precision",
+        "data_parallel",
     ]
     assert results["environment"]["detail"]["cuda_available"] == (
         torch.cuda.is_available()
@@ -79,15 +80,28 @@ def test_smoke_figures_are_consistent(smoke):
     ]
     assert precision[0]["agreement_with_fp32"] == 1.0
     assert all(r["finite"] and 0 <= r["agreement_with_fp32"] <= 1 for r in precision)
+    dp = results["data_parallel"]["detail"]
+    assert dp["processes"] == 2  # gloo on the CPU smoke run
+    assert [(r["method"], r["processes"], r["world_size_"]) for r in dp["rows"]] == [
+        ("ERMClassifier", 1, 1),
+        ("RemixClassifier", 1, 1),
+        ("ERMClassifier", 2, 2),
+        ("RemixClassifier", 2, 2),
+    ]
+    assert all(r["ranks_agree"] and r["finite"] for r in dp["rows"])
+    for method, ratio in dp["speedup"].items():
+        a, b = (r["images_per_s"] for r in dp["rows"] if r["method"] == method)
+        assert ratio == pytest.approx(b / a)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without GPU")
 def test_cuda_without_a_gpu_skips_every_stage(capsys):
     assert _script().main(["--device", "cuda", "--smoke"]) == 0
     printed = capsys.readouterr().out
-    for name in ("cuda_tests", "cost", "time_epoch", "placement", "precision"):
+    stages = ("cuda_tests", "cost", "time_epoch", "placement", "precision")
+    for name in (*stages, "data_parallel"):
         assert f"\n{name:<12} skipped" in printed
-    assert printed.count("CUDA is not available") == 5
+    assert printed.count("CUDA is not available") == 6
 
 
 def test_a_failing_stage_is_reported_and_the_budget_stops_stages(capsys, monkeypatch):
@@ -112,6 +126,6 @@ def test_a_failing_stage_is_reported_and_the_budget_stops_stages(capsys, monkeyp
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_smoke_run(capsys):
     # Not the cuda_tests stage: it runs this test's marker, so itself.
-    stages = "environment,cost,time_epoch,placement,precision"
+    stages = "environment,cost,time_epoch,placement,precision,data_parallel"
     assert _script().main(["--device", "cuda", "--smoke", "--stages", stages]) == 0
     assert "failed" not in capsys.readouterr().out
