@@ -76,13 +76,16 @@ def crt_freeze(
     module: torch.nn.Module,
     head: torch.nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
+    reset_head: bool = True,
 ) -> list[str]:
     """Start classifier re-training: freeze the features, reset the head.
 
     Every parameter of ``module`` outside ``head`` that trains stops
-    (``requires_grad`` off, its gradient dropped); every layer of the head
-    is re-initialised with its own ``reset_parameters`` (torch's global
-    generator) and the head's state in ``optimizer`` is dropped.
+    (``requires_grad`` off, its gradient dropped); with ``reset_head``
+    (cRT) every layer of the head is re-initialised with its own
+    ``reset_parameters`` (torch's global generator); without it (MiSLAS's
+    second stage) the head goes on from its trained weights. Either way the
+    head's state in ``optimizer`` is dropped.
 
     Returns
     -------
@@ -97,7 +100,7 @@ def crt_freeze(
             param.requires_grad_(False)
             param.grad = None
             names.append(name)
-    for layer in head.modules():
+    for layer in head.modules() if reset_head else ():
         reset = getattr(layer, "reset_parameters", None)
         if callable(reset):
             reset()

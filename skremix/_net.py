@@ -703,6 +703,10 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             "rebalance='crt' re-initialises and re-trains", "use another rebalance"
         )
 
+    # Whether the re-training phase starts from a re-initialised head (cRT)
+    # or from the trained one (MiSLAS's second stage).
+    _crt_resets_head = True
+
     def _crt_phase(self):
         """Classifier re-training (cRT, Kang et al. 2020), at each step of
         ``rebalance='crt'``: at the first re-training step of a fit, freeze
@@ -716,7 +720,10 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         frozen = self.__dict__.get("_crt_frozen")
         if active and frozen is None:
             self.__dict__["_crt_frozen"] = crt_freeze(
-                self.module_, self._crt_head(), self.optimizer_
+                self.module_,
+                self._crt_head(),
+                self.optimizer_,
+                reset_head=self._crt_resets_head,
             )
         elif not active and frozen is not None:
             self._crt_unfreeze()

@@ -39,6 +39,7 @@ from torch.utils.data.dataloader import default_collate
 from skremix import (
     ERMClassifier,
     MFWClassifier,
+    MiSLASClassifier,
     ReMixClassifier,
     RemixClassifier,
     RSGClassifier,
@@ -47,8 +48,12 @@ from skremix.callbacks import LRSchedule
 
 CLASSES = all_classifiers()
 # The mixing classes whose batches are plain shuffled ones (ReMix draws
-# class-balanced batches of its own).
-PLAIN_BATCHES = [c for c in CLASSES if c is not ReMixClassifier]
+# class-balanced batches of its own; MiSLAS's second stage does, and it
+# refuses rebalance=None).
+PLAIN_BATCHES = [c for c in CLASSES if c not in (ReMixClassifier, MiSLASClassifier)]
+# Classes whose training refuses rebalance=None with their own batches
+# (ReMix) or a rebalance other than 'crt' (MiSLAS).
+OWN_BATCHES = (ReMixClassifier, MiSLASClassifier)
 BASE = dict(max_epochs=2, batch_size=32, random_state=0)
 COUNTS = (100, 35, 15)
 N = sum(COUNTS)
@@ -494,7 +499,7 @@ def _cases(cls):
             {"module": DtypeProbe}
             | ({"mix": "manifold"} if cls is RemixClassifier else {}),
             data="ints",
-            expect="refusal" if cls is ReMixClassifier else "effect",
+            expect="refusal" if cls in OWN_BATCHES else "effect",
             check=_check_int_dtype,
         ),
         "precise_bn": Case(
@@ -538,7 +543,7 @@ def _cases(cls):
         "train_split": Case({"train_split": holdout}, check=_check_split),
         "iterator_train": Case(
             {"iterator_train": counting_loader()},
-            expect="refusal" if cls is ReMixClassifier else "effect",
+            expect="refusal" if cls in OWN_BATCHES else "effect",
             check=_check_loader("train"),
         ),
         "iterator_valid": Case(
@@ -586,6 +591,35 @@ def _cases(cls):
         cases |= {
             "alpha": Case({"alpha": 0.2}),
             "beta": Case({"beta": 0.01}, check=_check_mfw_beta),
+        }
+    if cls is MiSLASClassifier:
+        # Two stages: mixup, then cRT ('crt', from the last of BASE's two
+        # epochs) with label-aware smoothing. Every loss but 'ce', every
+        # rebalance but 'crt' and the class weights' beta (its stage two
+        # draws classes uniformly) are refused.
+        cases |= {
+            "alpha": Case({"alpha": 0.2}),
+            "las_head": Case({"las_head": 0.05}),
+            "las_tail": Case({"las_tail": 0.2}),
+            "las_shape": Case({"las_shape": "linear"}),
+            "las_power": Case(
+                {"las_power": 3.0}, {"las_shape": "exp", "las_power": 1.0}
+            ),
+            "rebalance": Case({"rebalance": "drw"}, expect="refusal"),
+            "rebalance_start": Case(
+                {"rebalance_start": 1},
+                {"max_epochs": 3},
+                check=_rebalance_check([False, False, True], [False, True, True]),
+            ),
+            "rebalance_beta": Case({"rebalance_beta": 0.9}, expect="refusal"),
+            "loss": Case({"loss": "focal"}, expect="refusal"),
+            # (the loss in the change: a base fit with it would be refused)
+            "ldam_max_m": Case({"ldam_max_m": 0.1, "loss": "ldam"}, expect="refusal"),
+            "ldam_s": Case({"ldam_s": 10.0, "loss": "ldam"}, expect="refusal"),
+            "la_tau": Case({"la_tau": 0.0, "loss": "logit_adjusted"}, expect="refusal"),
+            "focal_gamma": Case(
+                {"focal_gamma": 0.0, "loss": "focal"}, expect="refusal"
+            ),
         }
     if cls is RSGClassifier:
         gen = {"generate_from": 0}
@@ -688,7 +722,7 @@ def test_iterator_train_shuffle_false_keeps_data_order(cls, data):
     X, y = data["rows"]
     probe = Probe()
     clf = cls(**BASE, rebalance=None, iterator_train__shuffle=False, callbacks=[probe])
-    if cls is ReMixClassifier:  # its batches are class-balanced draws
+    if cls in OWN_BATCHES:  # class-balanced draws; MiSLAS refuses None
         assert_refused(clf, X, y, probe)
         return
     clf.fit(X, y)
@@ -720,7 +754,7 @@ def test_iterator_train_sampler_shapes_the_batches(cls, data):
         iterator_train__sampler=sampler,
         callbacks=[probe],
     )
-    if cls is ReMixClassifier:  # draws class-balanced batches of its own
+    if cls in OWN_BATCHES:  # class-balanced batches of its own; MiSLAS: None
         assert_refused(clf, X, y, probe)
         return
     clf.fit(X, y)
@@ -931,6 +965,7 @@ REBALANCE_CASES = [
     for cls in CLASSES
     for r in ("rw", "rs", "drw", "drs", "crt")
     if not (cls is ReMixClassifier and r in ("rs", "drs"))
+    and not (cls is MiSLASClassifier and r != "crt")
 ]
 
 

@@ -30,7 +30,13 @@ from skorch.callbacks import Callback
 from torch import nn
 from torch.utils.data import Dataset
 
-from skremix import MFWClassifier, ReMixClassifier, RemixClassifier, RSGClassifier
+from skremix import (
+    MFWClassifier,
+    MiSLASClassifier,
+    ReMixClassifier,
+    RemixClassifier,
+    RSGClassifier,
+)
 
 CLASSES = all_classifiers()
 REBALANCE = [None, "rw", "rs", "drw", "drs", "crt"]
@@ -81,8 +87,21 @@ REFUSALS = [
     ),
     (
         "token ids (integer_inputs='keep') cannot be mixed at the input: "
-        "ReMix, and Remix with its default mix='input'",
-        lambda c: c.input == "tokens" and c.cls in (ReMixClassifier, RemixClassifier),
+        "ReMix, MiSLAS, and Remix with its default mix='input'",
+        lambda c: (
+            c.input == "tokens"
+            and c.cls in (ReMixClassifier, RemixClassifier, MiSLASClassifier)
+        ),
+    ),
+    (
+        "MiSLAS is mixup then classifier re-training: rebalance other than "
+        "'crt' is refused",
+        lambda c: c.cls is MiSLASClassifier and c.rebalance != "crt",
+    ),
+    (
+        "MiSLAS trains with mixup's and the label-aware smoothed "
+        "cross-entropy: loss other than 'ce' is refused",
+        lambda c: c.cls is MiSLASClassifier and c.loss != "ce",
     ),
 ]
 
