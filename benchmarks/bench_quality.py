@@ -307,6 +307,11 @@ COLUMNS = {
         {"tau_norm": 1.0},
         "ERMClassifier(tau_norm=1): tau-normalised head (Kang et al. 2020)",
     ),
+    "mislas": (
+        "MiSLASClassifier",
+        {},
+        "MiSLASClassifier(): mixup, then cRT with label-aware smoothing",
+    ),
     "remix_la": (
         "RemixClassifier",
         {"loss": "logit_adjusted", "rebalance": None},
