@@ -27,8 +27,7 @@ class _MiSLASFitState(FitState):
 
 @fill_doc(rebalance="'crt'")
 class MiSLASClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
-    r"""MiSLAS: mixup in stage one, then the classifier re-trained with
-    label-aware smoothing.
+    r"""MiSLAS: mixup, then the classifier re-trained with label smoothing.
 
     The two stages of Zhong et al. [1]_, on skremix's classifier
     re-training phase (``rebalance='crt'``, from ``rebalance_start``):
@@ -202,8 +201,10 @@ class MiSLASClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
         return _MiSLASFitState(**vars(state), smoothing=smoothing)
 
     def train_forward(self, X, y, sample_weight=None, **fit_params):
-        """Stage one: mix the batch with a shuffled copy. Stage two: the
-        clean batch with label-aware smoothed targets.
+        """Mix the batch (stage one), or smooth its labels (stage two).
+
+        Stage one mixes the batch with a shuffled copy; stage two trains
+        on the clean batch with label-aware smoothed targets.
 
         %(train_forward_params)s
 

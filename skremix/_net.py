@@ -1078,7 +1078,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         Parameters
         ----------
         *args, **kwargs
-            skorch's ``save_params`` arguments (``f_params``, ...).
+            The arguments of skorch's ``save_params`` (``f_params``, ...).
         """
         dp = _data_parallel.current(self)
         if dp is None or dp.is_main:

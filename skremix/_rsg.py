@@ -286,7 +286,19 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     # Override of skorch 1.4 NeuralNet.on_batch_begin, extended: data-parallel
     # centre sync (below).
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        """Remember which classes have centers, for the data-parallel sync."""
+        """Remember which classes have centers, for the data-parallel sync.
+
+        Parameters
+        ----------
+        net : RSGClassifier
+            This net (skorch's callback signature).
+        batch : tuple or None, default=None
+            The batch about to be trained or evaluated.
+        training : bool, default=False
+            Whether it is a training batch.
+        **kwargs
+            Other arguments of skorch's ``on_batch_begin``.
+        """
         super().on_batch_begin(net, batch=batch, training=training, **kwargs)
         dp = _data_parallel.current(self)
         if dp is not None and training and not self.rsg_.centers_initialized.all():
@@ -294,8 +306,22 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
 
     # Override of skorch 1.4 NeuralNet.on_batch_end, extended: the same.
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        """With data_parallel, give every rank the centers set from data in
-        this step (:func:`skremix._data_parallel.sync_first_centers`)."""
+        """Give every rank the centers set from data in this step.
+
+        Only with data-parallel training
+        (:func:`skremix._data_parallel.sync_first_centers`).
+
+        Parameters
+        ----------
+        net : RSGClassifier
+            This net (skorch's callback signature).
+        batch : tuple or None, default=None
+            The batch just trained or evaluated.
+        training : bool, default=False
+            Whether it was a training batch.
+        **kwargs
+            Other arguments of skorch's ``on_batch_end``.
+        """
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
         before = self.__dict__.pop("_centers_before", None)
         dp = _data_parallel.current(self)

@@ -114,8 +114,7 @@ def label_aware_smoothing(
 def label_aware_targets(
     targets: torch.Tensor, smoothing: torch.Tensor, n_classes: int | None = None
 ) -> torch.Tensor:
-    r"""Smoothed soft targets: each class's one-hot row mixed with the
-    uniform distribution by its own factor.
+    r"""Soft targets with each class's label smoothed by its own factor.
 
     A label :math:`y` becomes :math:`(1 - \epsilon_y)\, e_y +
     \epsilon_y\, \mathbf{1} / K`, the target whose cross-entropy is the
