@@ -187,8 +187,9 @@ def test_every_class_fits_on_two_ranks(every_class_run, cls, data):
     for (ia, _), (ib, _) in zip(a["seen"], b["seen"], strict=True):
         assert len(ia) == len(ib) == 16
     if data == "rows" and cls.__name__ != "ReMixClassifier":
-        # Shuffled epochs: every sample once per epoch, over both ranks.
-        for epoch in range(2):
+        # Shuffled epochs: every sample once per epoch, over both ranks
+        # (MiSLAS's second epoch is its class-balanced stage two).
+        for epoch in range(1 if cls.__name__ == "MiSLASClassifier" else 2):
             epoch_steps = range(steps * epoch, steps * (epoch + 1))
             seen = [i for s in epoch_steps for i in a["seen"][s][0] + b["seen"][s][0]]
             assert sorted(seen) == list(range(96))
