@@ -191,18 +191,21 @@ default='constant'
         happens at a hidden layer only (``mix='manifold'`` of Remix, MFW,
         RSG); input mixing, ``standardize`` and the built-in modules are
         refused. See the user guide's "Text and other integer inputs".
-    precise_bn : bool, default=True
+    precise_bn : bool or int, default=8
         After the last epoch of each ``fit`` / ``partial_fit``, recompute the
         running mean and variance of every BatchNorm layer of the module with
-        its final weights, as the plain average over one pass of the
-        method's own training batches, given clean (no mixing, augmentation
-        or generated features, as in prediction), in train mode and without
-        gradients ("precise BN"). The running statistics kept during
-        training average earlier weights and, for the mixing methods, mixed
-        inputs that a test input never resembles. No effect on a module
-        without BatchNorm (the default MLP); costs one forward pass over the
-        training data. The user guide's pitfalls page says when to turn it
-        off.
+        its final weights, as the plain average over the method's own
+        training batches: the first ``n`` batches of one pass for an int
+        ``n`` (as Detectron2's ``PreciseBN`` bounds its pass; 8 by default,
+        chosen on the quality matrix, see ``doc/quality.rst``), the whole
+        pass for True, none for False; the batches given clean (no mixing,
+        augmentation or generated features, as in prediction), in train
+        mode and without gradients ("precise BN"). The running statistics
+        kept during training average earlier weights and, for the mixing
+        methods, mixed inputs that a test input never resembles. No effect
+        on a module without BatchNorm (the default MLP); costs a forward
+        pass over ``n`` batches (or all of them). The user guide's pitfalls
+        page says when to turn it off.
     data_placement : {'auto', 'device', 'host'}, default='auto'
         Where the training data lives during ``fit``. 'device': moved to
         the training device once, batches gathered there (fastest). 'host':

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import numbers
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -189,7 +190,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         "augment": [StrOptions({"crop_flip"}), callable, None],
         "standardize": ["boolean"],
         "integer_inputs": [StrOptions({"auto", "float", "keep"})],
-        "precise_bn": ["boolean"],
+        "precise_bn": ["boolean", Interval(numbers.Integral, 1, None, closed="left")],
         "data_placement": [StrOptions({"auto", "device", "host"})],
         "data_parallel": [StrOptions({"auto"}), "boolean"],
         "sync_batch_norm": ["boolean"],
@@ -239,7 +240,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         augment=None,
         standardize=False,
         integer_inputs="auto",
-        precise_bn=True,
+        precise_bn=8,
         data_placement="auto",
         data_parallel="auto",
         sync_batch_norm=False,
@@ -633,8 +634,12 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         if iterator is None:
             return
 
+        # True: one whole pass; an int: at most that many batches of it.
+        bn = self.precise_bn
+        limit = None if isinstance(bn, (bool, np.bool_)) else int(bn)
+
         def inputs():
-            for batch in iterator:
+            for batch in itertools.islice(iterator, limit):
                 Xi, _ = unpack_data(batch)
                 if get_len(Xi) > 1:  # one sample has no batch variance
                     yield _loop.as_float(Xi)

@@ -160,8 +160,35 @@ def test_partial_fit_recalibrates_each_call():
 
 def test_precise_bn_is_validated():
     X, y = _rows()
-    with pytest.raises(ValueError, match="precise_bn"):
-        ERMClassifier(precise_bn="yes").fit(X, y)
+    for bad in ("yes", 0, -1, 1.5):
+        with pytest.raises(ValueError, match="precise_bn"):
+            ERMClassifier(precise_bn=bad).fit(X, y)
+
+
+def test_a_batch_count_bounds_the_pass():
+    # Batches in data order (shuffle=False): the first two of 32 rows are
+    # rows 0-63, so the running mean is the mean of those two batch means
+    # and the variance the mean of their unbiased variances.
+    X, _ = _rows()
+    clf, _ = _fit(batch_size=32, precise_bn=2, iterator_train__shuffle=False)
+    norm = clf.module_.norm
+    assert int(norm.num_batches_tracked) == 2
+    halves = X[:32], X[32:64]
+    np.testing.assert_allclose(
+        norm.running_mean.numpy(), np.mean([h.mean(0) for h in halves], 0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        norm.running_var.numpy(),
+        np.mean([h.var(0, ddof=1) for h in halves], 0),
+        rtol=1e-5,
+    )
+    # A count above the pass's 3 batches is the whole pass.
+    whole, _ = _fit(batch_size=32, precise_bn=True)
+    bounded, _ = _fit(batch_size=32, precise_bn=10)
+    assert int(bounded.module_.norm.num_batches_tracked) == 3
+    torch.testing.assert_close(
+        bounded.module_.norm.running_mean, whole.module_.norm.running_mean
+    )
 
 
 class TokenNorm(nn.Module):
