@@ -4,7 +4,9 @@ Each cell is a (setting, budget, column) triple: a data set with an imposed
 imbalance, a number of epochs and an estimator. Every column is fitted on the
 same training split per seed (the split, the imbalanced subsample and the
 network's initialisation all follow the seed) and scored on a class-balanced
-test set by balanced accuracy. Differences to the reference column
+test set by balanced accuracy (and, per fit, g-mean, the balanced Brier score,
+top-label and class-wise ECE and many / medium / few-shot recall: ``METRICS``;
+``report --metric`` tabulates any of them). Differences to the reference column
 ``erm_skorch`` (skorch's own ``NeuralNetClassifier``: the same default module,
 AdamW at lr 1e-3, batch 64, the same epochs, constant learning rate, shuffled
 batches) are paired by seed; a cell reports the mean paired gain in points
@@ -17,6 +19,8 @@ Usage::
     python benchmarks/bench_quality.py run --out benchmarks/results/quality
     # tables, CSV of cells, heat map
     python benchmarks/bench_quality.py report --out benchmarks/results/quality
+    # the same for other metrics (lower-is-better ones as reference - column)
+    python benchmarks/bench_quality.py report --metric bbs,ece --out ...
 
 ``--settings``, ``--budgets``, ``--seeds`` and ``--columns`` select part of
 the matrix; a column may carry parameter overrides, ``remix[alpha=0.4]``
@@ -45,7 +49,22 @@ import numpy as np
 # One torch thread per fit; parallel fits share the cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-FIELDS = ["setting", "budget", "seed", "column", "bacc", "gmean", "fit_s"]
+#: Per-fit metrics: name -> (label, lower is better, display scale, unit).
+#: ``bacc``, ``gmean`` and the recalls are stored in points (x100), the
+#: balanced Brier score and the ECEs as they are (in [0, 1], the multi-class
+#: BBS in [0, 2]) and displayed x100. Raw files written before a metric was
+#: recorded read it as NaN: their tables for it are empty.
+METRICS = {
+    "bacc": ("balanced accuracy", False, 1, "points"),
+    "gmean": ("g-mean", False, 1, "points"),
+    "bbs": ("balanced Brier score", True, 100, "x100"),
+    "ece": ("top-label ECE (15 equal-width bins)", True, 100, "x100"),
+    "cw_ece": ("class-wise ECE (15 equal-width bins)", True, 100, "x100"),
+    "many": ("many-shot recall (> 100 training samples)", False, 1, "points"),
+    "medium": ("medium-shot recall (20-100 training samples)", False, 1, "points"),
+    "few": ("few-shot recall (< 20 training samples)", False, 1, "points"),
+}
+FIELDS = ["setting", "budget", "seed", "column", *METRICS, "fit_s"]
 
 
 # --------------------------------------------------------------------- data
@@ -71,16 +90,38 @@ _GENERATED = {
     # mc10_step20's kind of rows given as (n, 1, 1, d) one-channel maps,
     # standardised: the default ConvNet trains on them.
     "mc10_step20_maps": (dict(random_state=105), (100, "step", 20, 400)),
+    # The ReMix paper's kind of settings (Bellinger et al., Table 1): binary
+    # problems with the minority at IR = N+/N- of 0.05, 0.025, 0.01 (rho 20,
+    # 40, 100) and multi-class ones with a subset of the classes cut to IR
+    # 0.25, 0.1, 0.05 (rho 4, 10, 20).
+    "mc2_ir01": (
+        dict(random_state=106, n_classes=2, n_per_class=2000),
+        (100, "step", 100, 1500),
+    ),
+    "mc2_hard_ir05": (
+        dict(random_state=107, n_classes=2, n_per_class=2000, class_sep=0.7),
+        (100, "step", 20, 1500),
+    ),
+    "mc6_step4": (dict(random_state=108, n_classes=6), (100, "step", 4, 400)),
 }
+
+#: Fraction of minority classes of a step setting (default 0.5).
+_MU = {"digits123_step10": 0.3}
 
 
 def _make_tabular(
-    *, n_classes=10, class_sep=1.0, flip_y=0.0, n_informative=10, random_state
+    *,
+    n_classes=10,
+    class_sep=1.0,
+    flip_y=0.0,
+    n_informative=10,
+    n_per_class=600,
+    random_state,
 ):
     from sklearn.datasets import make_classification
 
     X, y = make_classification(
-        n_samples=n_classes * 600,
+        n_samples=n_classes * n_per_class,
         n_features=20,
         n_informative=n_informative,
         n_redundant=4,
@@ -119,6 +160,19 @@ def _load(name, seed):
     if name == "wine_lt10":
         X, y = load_wine_data()
         return X, y, 15, "long_tailed", 10, 33
+    if name in ("digits8_ir025", "digits3_ir01", "digits123_step10"):
+        # sklearn's digits (the UCI optical digits' test part) as 64 rows.
+        X, y = load_digits_images()
+        X = X.reshape(len(X), -1)
+        if name == "digits123_step10":
+            # The paper's "1, 2, 3 vs 0, 4-9": digits 1, 2, 3 relabelled
+            # last, so that the step profile (mu 0.3) cuts them.
+            order = np.array([0, 4, 5, 6, 7, 8, 9, 1, 2, 3])
+            return X, np.argsort(order)[y], 30, "step", 10, 144
+        # One digit (label 1) against the nine others merged (label 0, the
+        # majority): 50 test per class, the digit cut to 1500 / rho.
+        digit, ratio = (8, 40) if name == "digits8_ir025" else (3, 100)
+        return X, (y == digit).astype(np.int64), 50, "step", ratio, 1500
     if name == "digits_step10":
         X, y = load_digits_images()
         return X, y, 30, "step", 10, 144
@@ -182,6 +236,24 @@ SETTINGS = {
             "16x16 grey patches of 10 scikit-image photographs, long-tailed rho=20",
         ),
         Setting(
+            "mc2_ir01",
+            "tune",
+            "tabular",
+            "make_classification 2 classes, minority at IR 0.01 (1500/15): ReMix paper",
+        ),
+        Setting(
+            "digits8_ir025",
+            "tune",
+            "tabular",
+            "digits as 64 rows, 8 vs the rest, IR 0.025 (1500/37): ReMix paper",
+        ),
+        Setting(
+            "digits123_step10",
+            "tune",
+            "tabular",
+            "digits as 64 rows, 1,2,3 cut to IR 0.1 (144/14): ReMix paper",
+        ),
+        Setting(
             "mc20_lt100_hard",
             "confirm",
             "tabular",
@@ -201,6 +273,25 @@ SETTINGS = {
         ),
         Setting(
             "wine_lt10", "confirm", "tabular", "wine, long-tailed rho=10 (33/10/3)"
+        ),
+        Setting(
+            "mc2_hard_ir05",
+            "confirm",
+            "tabular",
+            "make_classification 2 classes, class_sep 0.7, minority at IR 0.05 "
+            "(1500/75): ReMix paper",
+        ),
+        Setting(
+            "digits3_ir01",
+            "confirm",
+            "tabular",
+            "digits as 64 rows, 3 vs the rest, IR 0.01 (1500/15): ReMix paper",
+        ),
+        Setting(
+            "mc6_step4",
+            "confirm",
+            "tabular",
+            "make_classification 6 classes, 3 cut to IR 0.25 (400/100): ReMix paper",
         ),
         Setting(
             "mc10_step20_maps",
@@ -249,7 +340,13 @@ def split(name, seed):
     X, y, per_class, kind, ratio, n_max = _load(name, seed)
     X_tr, X_te, y_tr, y_te = balanced_split(X, y, per_class, random_state=seed)
     X_tr, y_tr = make_imbalanced(
-        X_tr, y_tr, kind=kind, ratio=ratio, n_max=n_max, random_state=seed
+        X_tr,
+        y_tr,
+        kind=kind,
+        ratio=ratio,
+        n_max=n_max,
+        mu=_MU.get(name, 0.5),
+        random_state=seed,
     )
     return X_tr, y_tr, X_te, y_te
 
@@ -269,6 +366,12 @@ COLUMNS = {
         "RemixClassifier",
         {"rebalance": None, "alpha": 1.0},
         "RemixClassifier(rebalance=None, alpha=1): the paper's Remix row",
+    ),
+    "mixup": (
+        "RemixClassifier",
+        {"tau": 0.0, "rebalance": None, "alpha": 0.3},
+        "plain input mixup: RemixClassifier(tau=0, rebalance=None, alpha=0.3), "
+        "the ReMix paper's MixUp row at ReMixClassifier's alpha",
     ),
     "remix_sampling": (
         "ReMixClassifier",
@@ -448,17 +551,66 @@ def fit_cell(setting, budget, seed, spec):
     return est, X_tr, y_tr, X_te, y_te
 
 
-def fit_one(setting, budget, seed, spec):
-    """Fit one cell for one seed; returns a result row."""
+def training_counts(est, y_tr, n_classes):
+    """The training counts per class the shot groups are taken from: the
+    fitted classifier's ``class_counts_`` when it has them (skremix's
+    classes), else the counts of the cell's own training labels ``y_tr``
+    (plain skorch, the boosted trees and, for the imblearn-sampler columns,
+    the labels before ROS / SMOTE resampled them)."""
+    final = est[-1] if hasattr(est, "steps") else est
+    counts = getattr(final, "class_counts_", None)
+    if counts is not None and len(counts) == n_classes:
+        return np.asarray(counts)
+    return np.bincount(np.asarray(y_tr, dtype=np.int64), minlength=n_classes)
+
+
+def score(est, X_te, y_te, y_tr):
+    """The metrics of ``METRICS`` of a fitted cell on its test split.
+
+    Probabilities are ``predict_proba``'s, in ``classes_`` order (a pipeline's
+    are its last step's), widened to every class of the test set if one was
+    absent from training."""
     from imblearn.metrics import geometric_mean_score
     from sklearn.metrics import balanced_accuracy_score
 
+    from skremix.metrics import (
+        balanced_brier_score,
+        expected_calibration_error,
+        shot_recall,
+    )
+
+    labels = np.unique(y_te)
+    pred = np.asarray(est.predict(X_te))
+    proba = np.asarray(est.predict_proba(X_te), dtype=np.float64)
+    classes = np.asarray(getattr(est, "classes_", np.arange(proba.shape[1])))
+    if proba.shape[1] != len(labels) or not np.array_equal(classes, labels):
+        full = np.zeros((len(proba), len(labels)))
+        full[:, np.searchsorted(labels, classes)] = proba
+        proba = full
+    if not np.isfinite(proba).all():
+        raise FloatingPointError("predict_proba returned non-finite values")
+    proba = np.clip(proba, 0.0, 1.0)
+    shots = shot_recall(
+        y_te, pred, training_counts(est, y_tr, len(labels)), labels=labels
+    )
+    return {
+        "bacc": 100 * balanced_accuracy_score(y_te, pred),
+        "gmean": 100 * geometric_mean_score(y_te, pred, average="multiclass"),
+        "bbs": balanced_brier_score(y_te, proba, labels=labels),
+        "ece": expected_calibration_error(y_te, proba, labels=labels, n_bins=15),
+        "cw_ece": expected_calibration_error(
+            y_te, proba, labels=labels, n_bins=15, kind="classwise"
+        ),
+        **{k: 100 * v for k, v in shots.items()},
+    }
+
+
+def fit_one(setting, budget, seed, spec):
+    """Fit one cell for one seed; returns a result row."""
     start = time.perf_counter()
     try:
-        est, _, _, X_te, y_te = fit_cell(setting, budget, seed, spec)
-        pred = est.predict(X_te)
-        bacc = 100 * balanced_accuracy_score(y_te, pred)
-        gm = 100 * geometric_mean_score(y_te, pred, average="multiclass")
+        est, _, y_tr, X_te, y_te = fit_cell(setting, budget, seed, spec)
+        scores = score(est, X_te, y_te, y_tr)
     except (ValueError, FloatingPointError) as exc:
         # A column that cannot run here (SMOTE with a one-sample class)
         # or a diverged fit: recorded as missing, the run goes on.
@@ -468,14 +620,14 @@ def fit_one(setting, budget, seed, spec):
             file=sys.stderr,
             flush=True,
         )
-        bacc = gm = float("nan")
+        scores = {m: float("nan") for m in METRICS}
+    digits = {m: 3 if METRICS[m][2] == 1 else 5 for m in METRICS}
     return {
         "setting": setting,
         "budget": budget,
         "seed": seed,
         "column": spec,
-        "bacc": round(bacc, 3),
-        "gmean": round(gm, 3),
+        **{m: round(float(scores[m]), digits[m]) for m in METRICS},
         "fit_s": round(time.perf_counter() - start, 2),
     }
 
@@ -489,6 +641,26 @@ def _done(raw):
             (r["setting"], int(r["budget"]), int(r["seed"]), r["column"])
             for r in csv.DictReader(f)
         }
+
+
+def _upgrade_header(raw):
+    """Rewrite a raw CSV written before some of ``FIELDS`` were recorded with
+    the current header (its rows keep their values, the new fields empty:
+    NaN when read), so that the fits appended to it keep every metric."""
+    if not raw.exists():
+        return
+    with raw.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames == FIELDS:
+            return
+        rows = list(reader)
+    tmp = raw.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, raw)
+    print(f"{raw}: header upgraded to {','.join(FIELDS)}", flush=True)
 
 
 def run(args):
@@ -511,6 +683,7 @@ def run(args):
     # Longest first, so that the pool does not idle at the end.
     jobs.sort(key=lambda j: -j[1])
     print(f"{len(jobs)} fits to run ({len(done)} already in {raw})", flush=True)
+    _upgrade_header(raw)
     new = not raw.exists()
     start = time.perf_counter()
     with raw.open("a", newline="") as f:
@@ -535,23 +708,42 @@ def _t95(n):
     return float(stats.t.ppf(0.975, n - 1)) if n > 1 else float("nan")
 
 
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):  # a field missing from an older file
+        return float("nan")
+
+
 def load_rows(raw):
+    """The rows of a raw CSV, every metric of ``METRICS`` a float (NaN when
+    the file predates it)."""
     with Path(raw).open() as f:
         rows = list(csv.DictReader(f))
     for r in rows:
         r["budget"] = int(r["budget"])
         r["seed"] = int(r["seed"])
-        r["bacc"] = float(r["bacc"])
+        for m in METRICS:
+            r[m] = _number(r.get(m))
     return rows
 
 
-def cells(rows, reference="erm_skorch"):
-    """Paired gains over ``reference`` per (setting, budget, column)."""
+def cells(rows, reference="erm_skorch", metric="bacc"):
+    """Paired gains over ``reference`` per (setting, budget, column).
+
+    The gain is in ``metric``'s display unit (``METRICS``: points, or x100
+    for the balanced Brier score and the ECEs) and oriented so that positive
+    is better: column - reference, or reference - column for a metric where
+    lower is better (the ReMix paper's "BBS gain", BBS(baseline) -
+    BBS(alternative)). The cell's mean is under ``metric``'s name and the
+    reference's under ``ref_<metric>``, both in the display unit."""
+    _, lower, scale, _ = METRICS[metric]
+    sign = -1.0 if lower else 1.0
     by = {}
     for r in rows:
-        by.setdefault((r["setting"], r["budget"], r["column"]), {})[r["seed"]] = r[
-            "bacc"
-        ]
+        by.setdefault((r["setting"], r["budget"], r["column"]), {})[r["seed"]] = (
+            scale * r[metric]
+        )
     out = []
     for (setting, budget, column), scores in sorted(by.items()):
         ref = by.get((setting, budget, reference), {})
@@ -563,7 +755,7 @@ def cells(rows, reference="erm_skorch"):
         if not seeds:
             continue  # e.g. SMOTE where a class has a single sample
         mean = float(np.mean([scores[s] for s in seeds]))
-        d = np.array([scores[s] - ref[s] for s in seeds])
+        d = sign * np.array([scores[s] - ref[s] for s in seeds])
         n = len(d)
         half = _t95(n) * d.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
         out.append(
@@ -572,8 +764,8 @@ def cells(rows, reference="erm_skorch"):
                 "budget": budget,
                 "column": column,
                 "n_seeds": n,
-                "bacc": round(mean, 2),
-                "ref_bacc": round(float(np.mean([ref[s] for s in seeds])), 2),
+                metric: round(mean, 2),
+                f"ref_{metric}": round(float(np.mean([ref[s] for s in seeds])), 2),
                 "gain": round(float(d.mean()), 2),
                 "lo": round(float(d.mean() - half), 2),
                 "hi": round(float(d.mean() + half), 2),
@@ -589,34 +781,62 @@ def _fmt(c):
     return f"{c['gain']:+5.1f}{flag}[{c['lo']:+.1f},{c['hi']:+.1f}]"
 
 
+def metric_header(metric, reference="erm_skorch"):
+    """What a table of ``metric`` shows, sign convention included."""
+    label, lower, _, unit = METRICS[metric]
+    if lower:
+        return (
+            f"{label} gain over {reference}, {unit}: {reference} minus column "
+            "(lower is better, so a positive gain is a better-calibrated column)"
+        )
+    return f"{label} gain over {reference}, in {unit}"
+
+
+def _file(name, metric):
+    """``table.txt`` for balanced accuracy, ``table_<metric>.txt`` else."""
+    if metric == "bacc":
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}_{metric}{dot}{ext}"
+
+
 def report(args):
     out = Path(args.out)
     rows = load_rows(out / args.raw)
+    for metric in args.metric:
+        if len(args.metric) > 1:
+            print(f"== {metric}: {METRICS[metric][0]} ==")
+        _report_metric(args, out, rows, metric)
+
+
+def _report_metric(args, out, rows, metric):
     if args.kind != "all":
         # One kind of input only: printed, nothing written.
         rows = [r for r in rows if SETTINGS[r["setting"]].kind == args.kind]
-        cs = cells(rows)
-        settings = [s for s in SETTINGS if any(c["setting"] == s for c in cs)]
+    cs = cells(rows, metric=metric)
+    if not cs:
+        print(f"no finite {metric} in {out / args.raw} (recorded before it was?)")
+        return
+    settings = [s for s in SETTINGS if any(c["setting"] == s for c in cs)]
+    budgets = sorted({c["budget"] for c in cs})
+    if args.kind != "all":
         columns = sorted(
             {c["column"] for c in cs},
             key=lambda c: (list(COLUMNS).index(parse_column(c)[0]), c),
         )
-        budgets = sorted({c["budget"] for c in cs})
-        print(compact_tables(cs, settings, budgets, columns))
+        print(compact_tables(cs, settings, budgets, columns, metric))
         return
-    cs = cells(rows)
-    with (out / "cells.csv").open("w", newline="") as f:
+    with (out / _file("cells.csv", metric)).open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(cs[0]))
         w.writeheader()
         w.writerows(cs)
     lookup = {(c["setting"], c["budget"], c["column"]): c for c in cs}
-    settings = [s for s in SETTINGS if any(c["setting"] == s for c in cs)]
-    budgets = sorted({c["budget"] for c in cs})
     columns = [c for c in dict.fromkeys(r["column"] for r in rows)]
     order = {c: i for i, c in enumerate(COLUMNS)}
     columns.sort(key=lambda c: (order.get(parse_column(c)[0], 99), c))
+    label = METRICS[metric][0]
     lines = [
-        "Quality matrix: balanced accuracy gain over plain skorch ERM, in points",
+        f"Quality matrix: {metric_header(metric, 'plain skorch ERM')}",
         "(mean over seeds of the paired difference, [95% t-interval]; '+'/'-': "
         "the interval excludes 0).",
         "",
@@ -625,9 +845,9 @@ def report(args):
         lines.append(f"== {budget} epochs ==")
         head = f"{'column':<34}" + "".join(f"{s[:22]:>24}" for s in settings)
         lines.append(head)
-        nan = {"bacc": float("nan")}
-        ref_line = f"{'erm_skorch balanced accuracy':<34}" + "".join(
-            f"{lookup.get((s, budget, 'erm_skorch'), nan)['bacc']:>24.1f}"
+        nan = {f"ref_{metric}": float("nan")}
+        ref_line = f"{('erm_skorch ' + label)[:33]:<34}" + "".join(
+            f"{lookup.get((s, budget, 'erm_skorch'), nan)[f'ref_{metric}']:>24.1f}"
             for s in settings
         )
         lines.append(ref_line)
@@ -660,9 +880,9 @@ def report(args):
             f"{(np.mean(conf) if conf else float('nan')):>+10.2f}"
         )
     text = "\n".join(lines)
-    (out / "table.txt").write_text(text + "\n")
-    compact = compact_tables(cs, settings, budgets, columns)
-    (out / "compact.txt").write_text(compact + "\n")
+    (out / _file("table.txt", metric)).write_text(text + "\n")
+    compact = compact_tables(cs, settings, budgets, columns, metric)
+    (out / _file("compact.txt", metric)).write_text(compact + "\n")
     print(compact)
     if args.plot:
         _heatmap(
@@ -670,7 +890,8 @@ def report(args):
             settings,
             budgets,
             [c for c in columns if c != "erm_skorch"],
-            out / "heatmap.png",
+            out / _file("heatmap.png", metric),
+            metric,
         )
 
 
@@ -690,21 +911,30 @@ SHORT = {
     "photos_rgb_step10": "phRGB",
     "shapes_lt50": "shapes",
     "faces_step10": "faces",
+    "mc2_ir01": "mc2IR01",
+    "digits8_ir025": "dg8IR25",
+    "digits123_step10": "dg123",
+    "mc2_hard_ir05": "mc2IR05",
+    "digits3_ir01": "dg3IR01",
+    "mc6_step4": "mc6ST4",
 }
 
 
-def compact_tables(cs, settings, budgets, columns):
+def compact_tables(cs, settings, budgets, columns, metric="bacc"):
     """One narrow table per budget: the mean paired gain per cell, '+' / '-'
     where the 95% interval excludes 0, and the mean over all, tune and
     confirm settings."""
     look = {(c["setting"], c["budget"], c["column"]): c for c in cs}
+    what = (
+        "gain over erm_skorch in points of balanced accuracy"
+        if metric == "bacc"
+        else metric_header(metric)
+    )
+    short = {"bacc": "bal.acc", "gmean": "g-mean", "cw_ece": "cw-ECE"}
     lines = []
     for budget in budgets:
         seeds = sorted({c["n_seeds"] for c in cs if c["budget"] == budget})
-        lines.append(
-            f"{budget} epochs ({'/'.join(map(str, seeds))} seeds): "
-            "gain over erm_skorch in points of balanced accuracy"
-        )
+        lines.append(f"{budget} epochs ({'/'.join(map(str, seeds))} seeds): {what}")
         lines.append(
             f"{'':21}"
             + "".join(f"{SHORT.get(s, s[:8]):>8}" for s in settings)
@@ -715,9 +945,9 @@ def compact_tables(cs, settings, budgets, columns):
         ref = {}
         for c in sorted(cs, key=lambda c: c["n_seeds"]):
             if c["budget"] == budget:
-                ref[c["setting"]] = c["ref_bacc"]
+                ref[c["setting"]] = c[f"ref_{metric}"]
         lines.append(
-            f"{'erm_skorch (bal.acc)':21}"
+            f"{'erm_skorch (' + short.get(metric, metric) + ')':21}"
             + "".join(f"{ref.get(s, float('nan')):>8.1f}" for s in settings)
         )
         for col in columns:
@@ -744,7 +974,7 @@ def compact_tables(cs, settings, budgets, columns):
     return "\n".join(lines)
 
 
-def _heatmap(cs, settings, budgets, columns, path):
+def _heatmap(cs, settings, budgets, columns, path, metric="bacc"):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -783,7 +1013,13 @@ def _heatmap(cs, settings, budgets, columns, path):
             range(len(settings)), settings, rotation=60, ha="right", fontsize=7
         )
         ax.set_yticks(range(len(columns)), columns, fontsize=7)
-        ax.set_title(f"{budget} epochs: gain over plain skorch (points)", fontsize=9)
+        unit = METRICS[metric][3]
+        ax.set_title(
+            f"{budget} epochs: {metric} gain over plain skorch ({unit}"
+            + (", reference - column" if METRICS[metric][1] else "")
+            + ")",
+            fontsize=9,
+        )
         fig.colorbar(im, ax=ax, shrink=0.6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -804,6 +1040,15 @@ def main(argv=None):
         q.add_argument("--raw", default="raw.csv")
     sub.choices["report"].add_argument("--no-plot", dest="plot", action="store_false")
     sub.choices["report"].add_argument(
+        "--metric",
+        default="bacc",
+        help="comma-separated metrics to tabulate, of "
+        + ", ".join(METRICS)
+        + " (default bacc: table.txt etc.; another writes table_<metric>.txt, "
+        "compact_<metric>.txt, cells_<metric>.csv, heatmap_<metric>.png); "
+        "lower-is-better ones (bbs, ece, cw_ece) as reference - column",
+    )
+    sub.choices["report"].add_argument(
         "--kind",
         choices=["all", "tabular", "image"],
         default="all",
@@ -821,6 +1066,10 @@ def main(argv=None):
         args.columns = split_specs(args.columns)
         run(args)
     else:
+        args.metric = [m.strip() for m in args.metric.split(",") if m.strip()]
+        unknown = [m for m in args.metric if m not in METRICS]
+        if unknown:
+            p.error(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
         report(args)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from skremix.bench._files import write_csv
 from skremix.bench._methods import make_estimator
 from skremix.bench._progress import ProgressBar
-from skremix.bench._scoring import METRICS, _score
+from skremix.bench._scoring import METRICS, _probabilities, _score
 
 
 def _resolve_threads(args, data, device, n_jobs=1):
@@ -138,7 +138,9 @@ def _one_line(exc):
 
 def _fit_one(args, plan, name, split):
     """Train method ``name`` on one split and score it on the split's test
-    part: one results.csv row. A failure gives NaN scores and an
+    part: one results.csv row, with the test probabilities under
+    ``"proba"`` (float32, for probabilities.npz and the reliability diagram;
+    not a CSV column). A failure gives NaN scores, no ``"proba"`` and an
     ``'error: ...'`` status instead of stopping the run."""
     data = plan.data
     X_tr, y_tr = data.X[split.train], data.y[split.train]
@@ -161,7 +163,9 @@ def _fit_one(args, plan, name, split):
             min_class_count=int(np.bincount(y_tr).min()),
         )
         row["fit_time_s"] = _fit(estimator, X_tr, y_tr, split.seed, plan.device)
-        row.update(_score(estimator, X_te, y_te, plan.n_classes))
+        proba = _probabilities(estimator, X_te, plan.n_classes)
+        row.update(_score(estimator, X_te, y_te, plan.n_classes, proba))
+        row["proba"] = proba.astype(np.float32)
         row["status"] = "ok"
     except KeyboardInterrupt:
         raise

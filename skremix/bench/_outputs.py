@@ -1,17 +1,20 @@
-"""summary.json and results.png: the run's configuration, data, method
-pipelines, versions and device beside the summary."""
+"""summary.json, results.png, reliability.png and probabilities.npz: the
+run's configuration, data, method pipelines, versions and device beside the
+summary; the test probabilities of every run."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+import numpy as np
+
 from skremix.bench._environment import device_info, versions
 from skremix.bench._files import write_json
 from skremix.bench._fitting import _make, _one_line
 from skremix.bench._methods import method_info
 from skremix.bench._plan import _ratio_text, _unit
-from skremix.bench._plot import plot
+from skremix.bench._plot import plot, plot_reliability, reliability_methods
 
 #: The arguments that summary.json's config records as given.
 _CONFIG_KEYS = (
@@ -76,10 +79,54 @@ def _plot_title(args, data_name, rows):
     )
 
 
+def _test_labels(plan, row):
+    """The test labels (class indices) of a run's split."""
+    split = next(
+        s for s in plan.splits if (s.seed, s.fold) == (row["seed"], row["fold"])
+    )
+    return plan.data.y[split.test]
+
+
+def _write_probabilities(path, plan, rows):
+    """probabilities.npz: per results.csv row ``i`` that finished, its test
+    labels ``y_true_<i>`` (class indices) and probabilities ``proba_<i>``
+    (float32, one column per class of ``classes``), beside ``method``,
+    ``seed`` and ``fold`` (-1 for holdout) per row."""
+    arrays = {
+        "classes": np.asarray(plan.data.classes).astype(str),
+        "method": np.array([r["method"] for r in rows], dtype=str),
+        "seed": np.array([r["seed"] for r in rows], dtype=np.int64),
+        "fold": np.array(
+            [-1 if r["fold"] is None else r["fold"] for r in rows], dtype=np.int64
+        ),
+    }
+    for i, row in enumerate(rows):
+        if row.get("proba") is not None:
+            arrays[f"y_true_{i}"] = np.asarray(_test_labels(plan, row), dtype=np.int64)
+            arrays[f"proba_{i}"] = row["proba"]
+    np.savez_compressed(path, **arrays)
+
+
+def _reliability_curves(plan, rows):
+    """``{method: (y_true, proba)}`` of the methods of reliability.png, their
+    runs pooled."""
+    curves = {}
+    done = [r for r in rows if r.get("proba") is not None]
+    for name in reliability_methods(
+        [m for m in plan.methods if any(r["method"] == m for r in done)]
+    ):
+        mine = [r for r in done if r["method"] == name]
+        curves[name] = (
+            np.concatenate([_test_labels(plan, r) for r in mine]),
+            np.concatenate([r["proba"] for r in mine]).astype(np.float64),
+        )
+    return curves
+
+
 def _write_outputs(args, out_dir, plan, rows, report, wall, complete, parallel=None):
-    """Write summary.json and, unless --no-plot, results.png to ``out_dir``
-    (results.csv is written as the runs finish). Returns the file names
-    written, results.csv included."""
+    """Write summary.json, probabilities.npz and, unless --no-plot,
+    results.png and reliability.png to ``out_dir`` (results.csv is written as
+    the runs finish). Returns the file names written, results.csv included."""
     payload = {
         **report,
         "config": _config(args, plan),
@@ -97,11 +144,19 @@ def _write_outputs(args, out_dir, plan, rows, report, wall, complete, parallel=N
         "complete": complete,
     }
     write_json(os.path.join(out_dir, "summary.json"), payload)
-    written = ["results.csv", "summary.json"]
+    _write_probabilities(os.path.join(out_dir, "probabilities.npz"), plan, rows)
+    written = ["results.csv", "summary.json", "probabilities.npz"]
     if not args.no_plot:
         title = _plot_title(args, plan.data.name, rows)
         if plot(os.path.join(out_dir, "results.png"), report["summary"], title):
             written.append("results.png")
+            if plot_reliability(
+                os.path.join(out_dir, "reliability.png"),
+                _reliability_curves(plan, rows),
+                "reliability (top label, test predictions of every "
+                f"{_unit(args.eval)[:-1]} pooled)\n{title}",
+            ):
+                written.append("reliability.png")
         else:
             print(
                 "note: matplotlib is not installed: results.png skipped "

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from skremix.bench._plan import _unit
-from skremix.bench._scoring import METRICS
+from skremix.bench._scoring import ECE_BINS, METRICS
 
 __all__ = ["summarize", "paired_gains", "format_table", "verdict"]
 
@@ -54,7 +54,7 @@ def summarize(rows, methods):
         ok = [r for r in runs if r["status"] == "ok"]
         entry = {"n_runs": len(ok), "n_failed": len(runs) - len(ok)}
         for metric in METRICS:
-            mean, std = _mean_std([r[metric] for r in ok])
+            mean, std = _mean_std([r.get(metric) for r in ok])
             entry[metric] = {"mean": mean, "std": std}
         summary[method] = entry
     return summary
@@ -168,9 +168,9 @@ def format_table(summary, unit="seeds", gains=None, reference="erm"):
     ...          "g_mean": 0.89, "f1_macro": 0.9, "balanced_brier": 0.15,
     ...          "fit_time_s": 2.0}]
     >>> print(format_table(summarize(rows, ["erm"])))  # doctest: +NORMALIZE_WHITESPACE
-    method  bal. acc.      g-mean         macro-F1       bal. Brier     fit (s)
+    method  bal. acc.      g-mean         macro-F1       bal. Brier     ECE  fit (s)
       runs
-    erm     0.900 ± 0.000  0.890 ± 0.000  0.900 ± 0.000  0.150 ± 0.000  2.0 ± 0.0
+    erm     0.900 ± 0.000  0.890 ± 0.000  0.900 ± 0.000  0.150 ± 0.000  -    2.0 ± 0.0
       1
     """
     header = ["method", *METRICS.values(), "runs"]
@@ -205,7 +205,8 @@ def format_table(summary, unit="seeds", gains=None, reference="erm"):
 
 
 def verdict(summary, reference="erm"):
-    """One line naming the best method by balanced accuracy, vs the reference."""
+    """One line naming the best method by balanced accuracy and g-mean and
+    the lowest balanced Brier and ECE, vs the reference."""
     scored = {
         m: e["balanced_accuracy"]["mean"]
         for m, e in summary.items()
@@ -228,6 +229,17 @@ def verdict(summary, reference="erm"):
         line += f"; best g-mean: {best_gm} {gm[best_gm]:.3f}"
         if reference in gm and best_gm != reference:
             line += f" ({gm[best_gm] - gm[reference]:+.3f} over {reference})"
+    for metric, name in (("balanced_brier", "balanced Brier"), ("ece", "ECE")):
+        low = {
+            m: e[metric]["mean"]
+            for m, e in summary.items()
+            if metric in e and math.isfinite(e[metric]["mean"])
+        }
+        if low:
+            best = min(low, key=low.get)
+            line += f"; lowest {name}: {best} {low[best]:.3f}"
+            if reference in low and best != reference:
+                line += f" ({reference} {low[reference]:.3f})"
     return line
 
 
@@ -240,7 +252,8 @@ def _print_report(args, rows, methods):
     unit = _unit(args.eval)
     print()
     print(
-        f"results ({args.eval}; mean ± std over {unit}; balanced Brier: lower is better"
+        f"results ({args.eval}; mean ± std over {unit}; balanced Brier and ECE "
+        f"(top label, {ECE_BINS} equal-width bins): lower is better"
         + (
             "; vs erm: paired difference in balanced accuracy with its 95% t-interval, "
             "* where it excludes 0"

@@ -140,6 +140,43 @@ def test_images_with_a_sampler_and_chart(npz_images, tmp_path):
     _check_rows(rows, ["erm", "smote"], 1)
     assert summary["data"]["input_shape"] == [1, 6, 6]
     assert (out / "results.png").stat().st_size > 1000
+    assert (out / "reliability.png").stat().st_size > 1000
+
+
+def test_probabilities_file_gives_the_table_calibration(csv_file, tmp_path):
+    """probabilities.npz holds each run's test labels and probabilities;
+    the ECE (15 equal-width bins, top label) and balanced Brier score of
+    results.csv are those of these arrays, recomputed here by hand: the
+    binned |accuracy - confidence| and the per-class mean squared error."""
+    out = tmp_path / "cv"
+    code = main(
+        ["--data", str(csv_file), "--label-column", "animal", "--eval", "cv"]
+        + ["--folds", "2", "--imbalance", "none", "--methods", "erm,remix"]
+        + TINY
+        + ["--out", str(out), "--no-plot"]
+    )
+    assert code == 0
+    rows, _ = read_results(out)
+    saved = np.load(out / "probabilities.npz")
+    assert list(saved["method"]) == [r["method"] for r in rows]
+    assert list(saved["fold"]) == [int(r["fold"]) for r in rows]
+    assert sorted(saved["classes"]) == ["cat", "dog"]
+    for i, row in enumerate(rows):
+        y, proba = saved[f"y_true_{i}"], saved[f"proba_{i}"].astype(np.float64)
+        assert len(y) == int(row["n_test"]) and proba.shape == (len(y), 2)
+        conf, hit = proba.max(axis=1), proba.argmax(axis=1) == y
+        edges = np.linspace(0, 1, 16)
+        ece = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            inside = (conf > lo) & (conf <= hi)
+            if inside.any():
+                ece += inside.mean() * abs(hit[inside].mean() - conf[inside].mean())
+        assert float(row["ece"]) == pytest.approx(ece, abs=1e-6)
+        onehot = np.eye(2)[y]
+        per_class = [((proba - onehot) ** 2).sum(1)[y == c].mean() / 2 for c in (0, 1)]
+        assert float(row["balanced_brier"]) == pytest.approx(
+            np.mean(per_class), abs=1e-6
+        )
 
 
 def test_erm_is_plain_skorch():
