@@ -81,10 +81,10 @@ def _aligned_proba(estimator, X, y_true):
 
 
 def neg_expected_calibration_error_scorer(estimator: Any, X: Any, y_true: Any) -> float:
-    """Scorer: minus the top-label ECE (15 equal-width bins) of
-    ``estimator.predict_proba(X)``.
+    """Scorer: minus the top-label ECE of ``estimator.predict_proba(X)``.
 
-    Negated like scikit-learn's ``neg_*`` scorers (greater is better);
+    The ECE of :func:`expected_calibration_error`'s defaults (15 equal-width
+    bins). Negated like scikit-learn's ``neg_*`` scorers (greater is better);
     columns aligned with ``estimator.classes_`` as in
     :func:`neg_balanced_brier_scorer`. For other bins or the class-wise ECE,
     :func:`make_calibration_scorer`.

@@ -10,7 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "skremix"
 # Below the estimators: pure torch / numpy building blocks and callbacks.
-LOWER = ["nn", "mixing", "losses", "sampling", "callbacks", "datasets", "metrics"]
+LOWER = [
+    "nn",
+    "mixing",
+    "losses",
+    "sampling",
+    "callbacks",
+    "datasets",
+    "metrics",
+    "calibration",
+]
 # Private modules of the package root that are building blocks too (plain
 # torch, no skorch, no estimator): the training-step contract, the epoch
 # arithmetic and the data-parallel state, which the callbacks, the BatchNorm
