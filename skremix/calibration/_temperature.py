@@ -91,8 +91,7 @@ class TemperatureScaling(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     --------
     sklearn.calibration.CalibratedClassifierCV : Sigmoid, isotonic and (from
         scikit-learn 1.8) temperature calibration with cross-validation.
-    skremix.metrics.expected_calibration_error : What calibration is
-        measured by.
+    skremix.metrics.expected_calibration_error : A calibration score.
 
     Examples
     --------
