@@ -89,7 +89,9 @@ default='constant'
         from the start of each ``fit`` / ``partial_fit`` call. Also the first
         decay of ``lr_schedule='step'``.
     rebalance_beta : float, default=0.9999
-        ``b`` of the effective number.
+        ``b`` of the effective number. Read by ``rebalance`` 'rw', 'rs',
+        'drw' and 'drs' only: another value is refused with any other
+        ``rebalance`` of a built-in method (it would be ignored).
     loss : {'ce', 'ldam', 'logit_adjusted', 'focal'}, default='ce'
         Training loss. ``'ce'``: cross-entropy. ``'ldam'``: the
         label-distribution-aware margin loss of Cao et al. (2019): the margin

@@ -941,12 +941,17 @@ _RETIRED_CALLBACKS = {
 }
 
 
+#: The default ``rebalance_beta`` (the papers' 0.9999).
+_DEFAULT_BETA = 0.9999
+
+
 def _check_unused_options(estimator):
     """Refuse options the estimator would accept and never read: a
     ``mix_layer`` where the built-in training step acts on no hidden layer
     (ERM, ReMix, Remix with ``mix='input'`` / ``'cutmix'``; a method of
     one's own, with its own ``train_forward``, is taken at its word), and
-    ``callbacks__*`` of the default callbacks that earlier releases had."""
+    ``callbacks__*`` of the default callbacks that earlier releases had, and
+    a ``rebalance_beta`` that no ``rebalance`` option reads."""
     name = type(estimator).__name__
     builtin = type(estimator).train_forward.__module__.startswith("skremix.")
     if estimator.mix_layer is not None and builtin and not estimator._hooks_layers():
@@ -961,6 +966,18 @@ def _check_unused_options(estimator):
         raise ValueError(
             f"mix_layer={estimator.mix_layer!r} names a hidden layer, and "
             f"{name}{how} acts on none: it would be ignored.{instead}"
+        )
+    # rebalance_beta sets the effective-number class weights, which only the
+    # re-weighting and re-sampling rebalance options read.
+    beta = estimator.rebalance_beta
+    uses_weights = estimator.rebalance in ("rw", "rs", "drw", "drs")
+    if builtin and not uses_weights and beta != _DEFAULT_BETA:
+        raise ValueError(
+            f"rebalance_beta={beta!r} sets the effective-number class weights, "
+            f"which {name} with rebalance={estimator.rebalance!r} never uses: "
+            "they weight the loss or the sampling of rebalance='rw', 'rs', "
+            "'drw' and 'drs' only. Set one of those, or leave rebalance_beta "
+            f"at its default, {_DEFAULT_BETA}."
         )
     given = estimator.get_params_for("callbacks")
     for key, instead in _RETIRED_CALLBACKS.items():

@@ -499,6 +499,15 @@ def cases(draw, fault=None):
             params[name] = draw(st.sampled_from(valid))
     tiny_images = images and shape[-2] <= 2 and shape[-1] <= 2
     may_refuse = {}
+    rebalance = params.get("rebalance", cls().rebalance)
+    if params.get("rebalance_beta", 0.9999) != 0.9999 and rebalance not in (
+        "rw",
+        "rs",
+        "drw",
+        "drs",
+    ):
+        # The effective-number weights of a rebalance that reads none.
+        may_refuse["unused_beta"] = r"rebalance_beta"
     if tiny_images:
         # ConvNet's BatchNorm cannot train on a one-sample batch of 1x1 / 2x2
         # images: such a fit is refused before its first step, naming

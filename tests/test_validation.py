@@ -4,7 +4,7 @@ directly on an estimator."""
 import numpy as np
 import pytest
 
-from skremix import ERMClassifier
+from skremix import ERMClassifier, ReMixClassifier
 from skremix._docstrings import _SHARED_PARAMS_DOC, fill_doc
 from skremix._validation import check_params, validate_fit_data, validate_X
 
@@ -232,3 +232,29 @@ def test_a_warm_started_refit_is_checked_against_the_fitted_data():
         clf.fit(X, np.arange(40) % 3)
     clf.fit(X, y)  # the same data continues training
     assert len(clf.history) == 2
+
+
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (ERMClassifier, {}),  # rebalance=None
+        (ERMClassifier, {"rebalance": "crt", "max_epochs": 2}),  # cRT: 1 / N_c
+        (ReMixClassifier, {}),  # its own class-balanced batches
+    ],
+)
+def test_a_rebalance_beta_no_option_reads_is_refused(cls, params):
+    """rebalance_beta sets the effective-number weights, read by 'rw',
+    'rs', 'drw' and 'drs' only: elsewhere a non-default value would be
+    silently ignored, so it is refused before training, naming both."""
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = np.array([0] * 30 + [1] * 10)
+    clf = cls(**{"max_epochs": 1, "rebalance_beta": 0.9, **params})
+    with pytest.raises(ValueError, match=r"rebalance_beta=0\.9 .* never uses"):
+        clf.fit(X, y)
+    assert not clf.history_  # refused before any epoch
+    # With an option that reads it, the same value trains, and its weights
+    # are the effective-number ones of beta 0.9: (1 - b) / (1 - b**N_c),
+    # normalised to sum to the number of classes.
+    fitted = cls(max_epochs=1, rebalance_beta=0.9, rebalance="rw").fit(X, y)
+    raw = np.array([(1 - 0.9) / (1 - 0.9**30), (1 - 0.9) / (1 - 0.9**10)])
+    np.testing.assert_allclose(fitted.class_weights_, 2 * raw / raw.sum(), rtol=1e-6)
