@@ -12,6 +12,11 @@ with "as fitted" by (setting, seed): mean difference (as fitted minus
 scaled for the lower-is-better scores: positive = scaling helped) with its
 95% t-interval, per column over all settings and per setting.
 
+A second table answers the same question for MiSLAS's label-aware
+smoothing: every column as fitted (and scaled) against plain skorch as
+fitted, and MiSLAS against its own two stages without the smoothing
+(``las_head=0``), paired the same way.
+
 Nothing is chosen from it: it measures. The settings are the calibration
 study's confirm group (``remix_calibration_claim.SETTINGS``).
 
@@ -39,7 +44,11 @@ import remix_calibration_claim as rc  # noqa: E402
 OUT = Path("benchmarks/results/quality/temperature_scaling")
 BUDGET = 30
 SEEDS = [0, 1, 2]
-COLUMNS = ["erm_skorch", "remix_sampling", "remix", "mfw", "rsg"]
+# MiSLAS's label-aware smoothing, and the same two stages with no smoothing
+# (las_head=0: mixup, then the head re-trained on class-balanced hard labels):
+# their pair isolates what the smoothing does to calibration.
+NO_LAS = "mislas[las_head=0.0]"
+COLUMNS = ["erm_skorch", "remix_sampling", "remix", "mfw", "rsg", "mislas", NO_LAS]
 SCORES = {"bbs": True, "ece": True, "cw_ece": True, "bacc": False}
 FIELDS = ["setting", "seed", "column", "temperature"] + [
     f"{s}_{v}" for s in SCORES for v in ("fitted", "scaled")
@@ -142,6 +151,45 @@ def _fmt(d, scale):
     return f"{m:+6.2f}{flag}[{lo:+.2f},{hi:+.2f}]"
 
 
+def _against(rows, reference, ref_tag, title):
+    """Each column (as fitted, then scaled) paired with ``reference`` as
+    fitted by (setting, seed): reference minus column for the
+    lower-is-better scores (positive = the column is better calibrated)."""
+    ref = {(r["setting"], r["seed"]): r for r in rows if r["column"] == reference}
+    lines = [
+        "",
+        f"Against {reference} as {ref_tag} ({title}): paired by (setting, seed), "
+        f"{reference} minus the column (x100; positive = the column is better), "
+        "the column minus it for balanced accuracy.",
+        f"{'column':<28}{'pairs':>6}" + "".join(f"{s:>24}" for s in SCORES),
+    ]
+    for col in COLUMNS:
+        for tag in ("fitted", "scaled"):
+            if col == reference and tag == ref_tag:
+                continue
+            mine = [r for r in rows if r["column"] == col]
+            pairs = [
+                (ref[(r["setting"], r["seed"])], r)
+                for r in mine
+                if (r["setting"], r["seed"]) in ref
+            ]
+            if not pairs:
+                continue
+            cells = []
+            for s, lower in SCORES.items():
+                d = [
+                    (float(a[f"{s}_{ref_tag}"]) - float(b[f"{s}_{tag}"]))
+                    * (1 if lower else -1)
+                    for a, b in pairs
+                ]
+                cells.append(_fmt(d, 100 if lower else 1))
+            lines.append(
+                f"{col + ', ' + tag:<28}{len(pairs):>6}"
+                + "".join(f"{c:>24}" for c in cells)
+            )
+    return lines
+
+
 def report(args):
     with (OUT / "raw.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -155,7 +203,7 @@ def report(args):
         "minus as fitted for balanced accuracy (points); [95% t-interval], '+'/'-' "
         "where it excludes 0.",
         "",
-        f"{'column':<16}{'pairs':>6}{'median T':>10}"
+        f"{'column':<22}{'pairs':>6}{'median T':>10}"
         + "".join(f"{s:>24}" for s in SCORES),
     ]
     for col in COLUMNS:
@@ -172,23 +220,25 @@ def report(args):
             cells.append(_fmt(d, 100 if lower else 1))
         t = np.median([float(r["temperature"]) for r in mine])
         lines.append(
-            f"{col:<16}{len(mine):>6}{t:>10.2f}" + "".join(f"{c:>24}" for c in cells)
+            f"{col:<22}{len(mine):>6}{t:>10.2f}" + "".join(f"{c:>24}" for c in cells)
         )
+    lines += _against(rows, "erm_skorch", "fitted", "the gap to plain skorch")
+    lines += _against(rows, NO_LAS, "fitted", "what label-aware smoothing does")
     lines += [
         "",
         "Per setting, top-label ECE as fitted -> scaled (x100, mean over seeds):",
     ]
-    lines.append(f"{'setting':<22}" + "".join(f"{c:>20}" for c in COLUMNS))
+    lines.append(f"{'setting':<22}" + "".join(f"{c:>22}" for c in COLUMNS))
     for s in _settings():
         line = f"{s:<22}"
         for col in COLUMNS:
             mine = [r for r in rows if r["column"] == col and r["setting"] == s]
             if not mine:
-                line += f"{'-':>20}"
+                line += f"{'-':>22}"
                 continue
             a = 100 * np.mean([float(r["ece_fitted"]) for r in mine])
             b = 100 * np.mean([float(r["ece_scaled"]) for r in mine])
-            line += f"{f'{a:.1f} -> {b:.1f}':>20}"
+            line += f"{f'{a:.1f} -> {b:.1f}':>22}"
         lines.append(line)
     text = "\n".join(lines)
     (OUT / "summary.txt").write_text(text + "\n")
