@@ -110,6 +110,10 @@ def worker(args):
             )
             print(setting, seed, column, world, row["bacc"], row["fit_s"], flush=True)
     dist.destroy_process_group()
+    # A gloo thread can abort interpreter shutdown (user guide, "Scaling
+    # out"): the rows are written, leave without it.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def quality(args):
@@ -233,6 +237,8 @@ if not launched or dist.get_rank() == 0:
     print(json.dumps({"seconds": seconds}))
 if launched:
     dist.destroy_process_group()
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter shutdown under gloo (user guide, "Scaling out")
 """
 
 

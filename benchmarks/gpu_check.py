@@ -342,6 +342,11 @@ for cls in (ERMClassifier, RemixClassifier):
                               finite=bool(np.isfinite(proba).all()))), flush=True)
 if world > 1:
     dist.destroy_process_group()
+    # Past this point a gloo worker thread, kept alive by
+    # DistributedDataParallel, can abort the interpreter's finalisation
+    # (SIGABRT; the user guide's "Scaling out"): leave without it.
+    sys.stdout.flush()
+    os._exit(0)
 """
 
 
