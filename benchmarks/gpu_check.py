@@ -22,7 +22,11 @@ reported and the next one runs):
 6. ``precision``: ERM on ResNet-32 in fp32, bf16, channels-last and both:
    fit time, finite probabilities and agreement of the predicted labels
    with fp32.
-7. ``data_parallel``: ERM and Remix on ResNet-32, one GPU against all the
+7. ``hand_loop``: every class's fit time as a ratio to a hand-written
+   PyTorch loop on the three workloads of
+   ``benchmarks/bench_hand_loop.py`` (rows, the ConvNet, ResNet-32), the
+   channels-last rows included: issue 29's ratios on the GPU.
+8. ``data_parallel``: ERM and Remix on ResNet-32, one GPU against all the
    GPUs of the machine under ``torchrun`` (NCCL, ``batch_size=128`` per
    GPU): images per second, and whether every rank ended with the same
    predictions. It needs 2 or more GPUs and skips with the reason
@@ -81,6 +85,10 @@ SIZES = {
         test_timeout=180,
         dp_n=10000,
         dp_timeout=300,
+        hand_loop_workloads="rows,convnet,resnet32",
+        hand_loop_repeats=1,
+        hand_loop_quick=False,
+        hand_loop_rows="",  # every row
     ),
     "smoke": dict(
         cost_cases="tabular",
@@ -98,6 +106,10 @@ SIZES = {
         test_timeout=60,
         dp_n=64,
         dp_timeout=120,
+        hand_loop_workloads="rows",
+        hand_loop_repeats=1,
+        hand_loop_quick=True,
+        hand_loop_rows="ERM",
     ),
 }
 
@@ -108,6 +120,7 @@ STAGES = (
     "time_epoch",
     "placement",
     "precision",
+    "hand_loop",
     "data_parallel",
 )
 
@@ -264,8 +277,8 @@ def stage_placement(args, sizes):
 def stage_precision(args, sizes):
     X, y = _images(sizes["precision_n"], sizes["image_side"], seed=1)
     variants = {
-        "fp32": {},
-        "bf16": dict(precision="bf16"),
+        "fp32": dict(channels_last=False),
+        "bf16": dict(precision="bf16", channels_last=False),
         "channels_last": dict(channels_last=True),
         "bf16 + channels_last": dict(precision="bf16", channels_last=True),
     }
@@ -357,6 +370,22 @@ def _dp_run(cmd, timeout):
     return [
         json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")
     ]
+
+
+def stage_hand_loop(args, sizes):
+    bench = _load("bench_hand_loop")
+    options = argparse.Namespace(
+        device=args.device,
+        repeats=sizes["hand_loop_repeats"],
+        quick=sizes["hand_loop_quick"],
+        rows=sizes["hand_loop_rows"],
+    )
+    rows = []
+    for name in sizes["hand_loop_workloads"].split(","):
+        rows += bench.run(name, options)
+    return dict(
+        rows=[{k: r[k] for k in ("workload", "row", "fit_s", "vs_hand")} for r in rows]
+    )
 
 
 def stage_data_parallel(args, sizes):
@@ -466,6 +495,11 @@ def summary(results):
         lines.append(
             f"precision  {row['variant']:<22} {row['fit_s']:7.2f} s, labels as "
             f"fp32: {row['agreement_with_fp32']:.3f}, finite: {row['finite']}"
+        )
+    for row in results.get("hand_loop", {}).get("detail", {}).get("rows", []):
+        lines.append(
+            f"hand_loop  {row['workload']:<9} {row['row']:<38} {row['fit_s']:7.2f} s  "
+            f"{row['vs_hand']:5.2f} x hand loop"
         )
     dp = results.get("data_parallel", {}).get("detail", {})
     for row in dp.get("rows", []):

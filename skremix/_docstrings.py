@@ -158,9 +158,14 @@ default='constant'
         'bf16' runs the module's forward passes (training and prediction)
         under ``torch.autocast`` with bfloat16; losses and probabilities stay
         float32. Pays off on GPUs with bf16 units (and some CPUs).
-    channels_last : bool, default=False
-        Images and the module in channels-last memory format (convolutions
-        are faster in it on recent GPUs); no effect on tabular input.
+    channels_last : bool or 'auto', default='auto'
+        Images and the module in channels-last memory format; no effect on
+        tabular input. 'auto' turns it on for the built-in convolutional
+        modules (:class:`~skremix.nn.ConvNet`, :class:`~skremix.nn.ResNetCifar`)
+        on the CPU, where their convolutions and pooling are faster in it,
+        and leaves a module of one's own, and CUDA, in the default layout
+        (see the user guide's "Training speed"). The resolved choice is
+        ``channels_last_``.
     augment : {'crop_flip'}, callable or None, default=None
         Training augmentation of each batch, on the device, before a method
         mixes it; never at validation or prediction. 'crop_flip' is the
@@ -303,6 +308,9 @@ _SHARED_ATTRIBUTES_DOC = """classes_ : ndarray of shape (n_classes,)
         Processes the last ``fit`` trained on (1 unless ``data_parallel``).
     data_placement_ : {'device', 'host'}
         Where the training data of the last ``fit`` lived.
+    channels_last_ : bool
+        Whether the module and its image batches are channels-last
+        (``channels_last`` resolved).
     input_shape_ : tuple
         Shape of one sample as the module sees it: ``(d,)`` or ``(c, h, w)``.
     module_ : torch.nn.Module

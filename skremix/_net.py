@@ -90,7 +90,7 @@ from skremix.callbacks import ValidBalancedAccuracy
 from skremix.datasets import imbalance_kind
 from skremix.losses import batch_loss, ldam_margins, logit_adjustment
 from skremix.mixing import resolve_layer
-from skremix.nn import default_module
+from skremix.nn import ConvNet, ResNetCifar, default_module
 from skremix.nn._batch_norm import recalibrate_batch_norm
 from skremix.nn._sync_batch_norm import (
     average_running_stats,
@@ -204,7 +204,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         "random_state": ["random_state"],
         "loss": [StrOptions({"ce", "ldam", "logit_adjusted", "focal"})],
         "precision": [StrOptions({"fp32", "bf16"})],
-        "channels_last": ["boolean"],
+        "channels_last": ["boolean", StrOptions({"auto"})],
         "ldam_max_m": [Interval(numbers.Real, 0, None, closed="neither")],
         "ldam_s": [Interval(numbers.Real, 0, None, closed="neither")],
         "la_tau": [Interval(numbers.Real, 0, None, closed="left")],
@@ -236,7 +236,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         posthoc_tau=None,
         tau_norm=None,
         precision="fp32",
-        channels_last=False,
+        channels_last="auto",
         augment=None,
         standardize=False,
         integer_inputs="auto",
@@ -688,10 +688,32 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
                 module, kwargs, self.input_shape_, len(self.classes_)
             )
             self.module_ = module(**kwargs)
-        if self.channels_last and len(self.input_shape_) == 3:
+        self.channels_last_ = self._resolve_channels_last()
+        if self.channels_last_:
             self.module_ = self.module_.to(memory_format=torch.channels_last)
         self.__dict__.pop("_crt_frozen", None)  # a new module: nothing frozen
         return self
+
+    def _resolve_channels_last(self):
+        """Whether the module and image batches go channels-last: ``True`` /
+        ``False`` as given (images only); ``'auto'`` for a built-in
+        convolutional module on images on the CPU, where it is faster
+        (doc/user_guide/pitfalls.rst, "Training speed"). A module of one's
+        own stays in the default layout under 'auto': a ``view`` of a
+        channels-last tensor raises in code written for contiguous ones."""
+        if len(self.input_shape_) != 3:
+            return False
+        if isinstance(self.channels_last, str):  # 'auto'
+            return (
+                isinstance(self.module_, (ConvNet, ResNetCifar))
+                and torch.device(self.device).type == "cpu"
+            )
+        return bool(self.channels_last)
+
+    def _uses_channels_last(self):
+        # channels_last_ is set with the module; a net pickled before it
+        # existed has only the bool option.
+        return self.__dict__.get("channels_last_", self.channels_last is True)
 
     # ------------------------------------------------- classifier re-training
     def _head(self, what, instead, needs="parameters", fits=None):
@@ -952,7 +974,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
             and "input_mean_" in self.__dict__
         ):
             x = self._standardize(x)
-        if self.channels_last and isinstance(x, torch.Tensor) and x.ndim == 4:
+        if self._uses_channels_last() and isinstance(x, torch.Tensor) and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         forward = super().infer
         view = module_for(self)  # set by _tau_normalised in this context only
@@ -1305,7 +1327,7 @@ class BaseImbalancedClassifier(NeuralNetClassifier):
         self.data_placement_ = data_placement(self, X)
         if self.data_placement_ == "device":
             X, y = X.to(device), y.to(device)
-            if self.channels_last and X.ndim == 4:
+            if self._uses_channels_last() and X.ndim == 4:
                 X = X.contiguous(memory_format=torch.channels_last)
         weights = self._train_sample_weight(dataset)
         return _loop.TensorBatches(

@@ -186,7 +186,7 @@ BASE_PARAMS = {
     # tau_norm with loss='ldam' is refused: tests/test_tau_norm.py.
     "tau_norm": ([None], [-1.0, NAN, "1"]),
     "precision": (["fp32", "bf16"], ["fp16"]),
-    "channels_last": ([False, True], ["yes"]),
+    "channels_last": (["auto", False, True], ["yes", "on"]),
     "lr_schedule": (
         ["constant", "step", "cosine", [(0.5, 0.1)], [(1, 0.1)], ((0, 2.0), (3, 0.5))],
         [

@@ -415,9 +415,53 @@ def test_len_of_the_training_iterator_does_not_draw(tabular_imbalanced):
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
+class _FlattenByView(nn.Module):
+    """A module of one's own written for contiguous tensors: ``view`` of a
+    channels-last feature map raises."""
+
+    def __init__(self, in_channels=1, n_classes=3):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 4, 3, padding=1)
+        self.head = nn.Linear(4 * 8 * 8, n_classes)
+
+    def forward(self, x):
+        z = torch.relu(self.conv(x))
+        return self.head(z.view(z.shape[0], -1))
+
+
+def test_channels_last_auto_is_on_for_builtin_conv_modules_on_cpu(image_imbalanced):
+    X, y = image_imbalanced
+    fmt = torch.channels_last
+    auto = ERMClassifier(max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    assert auto.channels_last == "auto" and auto.channels_last_ is True
+    convs = [m for m in auto.module_.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=fmt) for m in convs)
+    # the batches the module sees are channels-last too
+    seen = []
+    auto.module_.block1.register_forward_pre_hook(
+        lambda m, inp: seen.append(inp[0].is_contiguous(memory_format=fmt))
+    )
+    auto.predict_proba(X)
+    assert seen and all(seen)
+    off = ERMClassifier(max_epochs=1, random_state=0, channels_last=False).fit(X, y)
+    assert off.channels_last_ is False
+    # (a 1-channel kernel is both layouts at once: the last conv tells)
+    last = [m for m in off.module_.modules() if isinstance(m, nn.Conv2d)][-1]
+    assert not last.weight.is_contiguous(memory_format=fmt)
+    # one's own module keeps the default layout under 'auto' (its view works)
+    own = ERMClassifier(_FlattenByView, max_epochs=1, random_state=0).fit(X, y)
+    assert own.channels_last_ is False
+    assert own.predict_proba(X).shape == (len(X), 3)
+    # rows: nothing to lay out, whatever the option
+    rows = X.reshape(len(X), -1).astype(np.float32)
+    for option in ("auto", True):
+        net = ERMClassifier(max_epochs=1, channels_last=option, random_state=0)
+        assert net.fit(rows, y).channels_last_ is False
+
+
 def test_bf16_and_channels_last_options(image_imbalanced):
     X, y = image_imbalanced
-    ref = ERMClassifier(max_epochs=2, random_state=0).fit(X, y)
+    ref = ERMClassifier(max_epochs=2, random_state=0, channels_last=False).fit(X, y)
     bf16 = ERMClassifier(max_epochs=2, random_state=0, precision="bf16").fit(X, y)
     proba = bf16.predict_proba(X)
     assert proba.dtype == np.float64 and np.isfinite(proba).all()

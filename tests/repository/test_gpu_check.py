@@ -41,6 +41,7 @@ def test_smoke_run_reports_every_stage(smoke):
         "time_epoch",
         "placement",
         "precision",
+        "hand_loop",
         "data_parallel",
     ]
     assert results["environment"]["detail"]["cuda_available"] == (
@@ -48,7 +49,7 @@ def test_smoke_run_reports_every_stage(smoke):
     )
     assert results["cuda_tests"]["status"] == "skipped"
     assert "--device cuda" in results["cuda_tests"]["detail"]["skipped"]
-    for name in ("cost", "time_epoch", "placement", "precision"):
+    for name in ("cost", "time_epoch", "placement", "precision", "hand_loop"):
         assert results[name]["status"] == "ok", results[name]
         assert f"\n{name:<12} ok" in printed
     assert "=== summary ===" in printed
@@ -80,6 +81,13 @@ def test_smoke_figures_are_consistent(smoke):
     ]
     assert precision[0]["agreement_with_fp32"] == 1.0
     assert all(r["finite"] and 0 <= r["agreement_with_fp32"] <= 1 for r in precision)
+    hand = {r["row"]: r for r in results["hand_loop"]["detail"]["rows"]}
+    assert set(hand) == {"hand loop", "ERM"}
+    assert {r["workload"] for r in hand.values()} == {"rows"}
+    assert hand["hand loop"]["vs_hand"] == 1.0
+    assert hand["ERM"]["vs_hand"] == pytest.approx(
+        hand["ERM"]["fit_s"] / hand["hand loop"]["fit_s"]
+    )
     dp = results["data_parallel"]["detail"]
     assert dp["processes"] == 2  # gloo on the CPU smoke run
     assert [(r["method"], r["processes"], r["world_size_"]) for r in dp["rows"]] == [
@@ -98,10 +106,10 @@ def test_smoke_figures_are_consistent(smoke):
 def test_cuda_without_a_gpu_skips_every_stage(capsys):
     assert _script().main(["--device", "cuda", "--smoke"]) == 0
     printed = capsys.readouterr().out
-    stages = ("cuda_tests", "cost", "time_epoch", "placement", "precision")
+    stages = ("cuda_tests", "cost", "time_epoch", "placement", "precision", "hand_loop")
     for name in (*stages, "data_parallel"):
         assert f"\n{name:<12} skipped" in printed
-    assert printed.count("CUDA is not available") == 6
+    assert printed.count("CUDA is not available") == 7
 
 
 def test_a_failing_stage_is_reported_and_the_budget_stops_stages(capsys, monkeypatch):
