@@ -14,17 +14,19 @@ instance, deep-copied by every fit) and the same optimizer. Three workloads:
   batch 128, 1 epoch.
 
 Every fit runs in this one process, interleaved (each repeat runs every row
-once, in turn, after one warm-up round), and the figure is the median fit time
-as a ratio to the hand loop's. Rows: the hand loop (and, on the image
-workloads, the same loop with the module and batches in channels-last memory
-format), plain skorch, every class at its defaults, and the speed options
-that issue 29 decides on (``precise_bn=False``, ``channels_last``). Ratios
-only: on a shared machine absolute seconds drift, ratios of interleaved runs
-much less.
+once, in turn, after one warm-up round); the figures are ratios to the hand
+loop's fit time: of the medians, the median of each round's own ratio
+(paired under the same load) and of the fastest runs. Rows: the hand loop
+(and, on the image workloads, the same loop with the module and batches in
+channels-last memory format), plain skorch, every class at its defaults,
+and the speed options that issue 29 decides on (``precise_bn=False``,
+``channels_last``). Ratios only: on a shared machine absolute seconds
+drift, ratios of interleaved runs much less.
 
     python benchmarks/bench_hand_loop.py [--repeats 3]
         [--workloads rows,convnet,resnet32]
         [--device cpu|cuda] [--quick] [--json FILE]
+    python benchmarks/bench_hand_loop.py --report FILE   # re-print a --json file
 
 Results: benchmarks/results/cost/hand_loop_cpu.txt (doc/user_guide/pitfalls.rst,
 "Training speed").
@@ -201,24 +203,53 @@ def run(name, args):
     for _ in range(repeats):
         for row, fn in rows.items():
             times[row].append(timed(fn, args.device))
-    med = {row: statistics.median(t) for row, t in times.items()}
     print(
         f"\n== {name}: X {X.shape}, {module_name}, {epochs} epoch(s), batch "
         f"{batch_size}, device {args.device}, median of {repeats} =="
     )
-    width = max(len(row) for row in rows)
-    print(f"{'row':<{width}s} {'fit s':>8s} {'/ hand loop':>12s} {'spread':>8s}")
-    out = []
-    for row in rows:
-        spread = (max(times[row]) - min(times[row])) / med[row]
-        ratio = med[row] / med["hand loop"]
-        print(f"{row:<{width}s} {med[row]:8.2f} {ratio:12.2f} {spread:8.2f}")
-        out.append(
-            dict(
-                workload=name, row=row, fit_s=med[row], vs_hand=ratio, times=times[row]
-            )
-        )
+    out = [dict(workload=name, row=row, times=t) for row, t in times.items()]
+    table(out)
     return out
+
+
+def table(out):
+    """Print one workload's rows (``times`` of each, in round order) and add
+    ``fit_s`` and ``vs_hand`` to them. Three ratios to the hand loop: of the
+    medians; the median of each round's own ratio (the rounds are
+    interleaved, so this pairs runs made under the same load); and of the
+    fastest runs (the least disturbed)."""
+    hand = next(r["times"] for r in out if r["row"] == "hand loop")
+    width = max(len(r["row"]) for r in out)
+    print(
+        f"{'row':<{width}s} {'fit s':>8s} {'/ hand loop':>12s} {'paired':>8s} "
+        f"{'fastest':>8s} {'spread':>8s}"
+    )
+    for r in out:
+        t = r["times"]
+        med = statistics.median(t)
+        r["fit_s"] = med
+        r["vs_hand"] = med / statistics.median(hand)
+        r["vs_hand_paired"] = statistics.median(
+            a / b for a, b in zip(t, hand, strict=True)
+        )
+        r["vs_hand_fastest"] = min(t) / min(hand)
+        spread = (max(t) - min(t)) / med
+        print(
+            f"{r['row']:<{width}s} {med:8.2f} {r['vs_hand']:12.2f} "
+            f"{r['vs_hand_paired']:8.2f} {r['vs_hand_fastest']:8.2f} {spread:8.2f}"
+        )
+
+
+def report(path):
+    """Re-print the tables of a ``--json`` file."""
+    with open(path) as f:
+        saved = json.load(f)
+    print("config:", json.dumps(saved["config"]))
+    names = dict.fromkeys(r["workload"] for r in saved["rows"])
+    for name in names:
+        rows = [r for r in saved["rows"] if r["workload"] == name]
+        print(f"\n== {name}: {len(rows[0]['times'])} rounds ==")
+        table(rows)
 
 
 def main():
@@ -235,7 +266,12 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="a quarter of the data")
     parser.add_argument("--json", default="", help="write the figures to this file")
+    parser.add_argument(
+        "--report", default="", metavar="JSON", help="re-print a --json file's tables"
+    )
     args = parser.parse_args()
+    if args.report:
+        return report(args.report)
     info = dict(
         torch=torch.__version__,
         skremix=skremix.__version__,
