@@ -43,7 +43,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skorch import NeuralNetClassifier
 
 import skremix
@@ -54,8 +53,12 @@ from skremix import (
     RemixClassifier,
     RSGClassifier,
 )
-from skremix.datasets import imbalance_profile
 from skremix.nn import MLP, ResNet32
+
+# The hand loop and the data are bench_hand_loop's (this folder; gpu_check
+# loads this file by path).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_hand_loop  # noqa: E402
 
 
 class PeakRSS:
@@ -145,32 +148,11 @@ def baseline_rsg_classifier(path):
 
 
 def make_data(case, n, rng):
-    n_classes = 10
-    counts = imbalance_profile(n // 6, n_classes, kind="step", ratio=10)
-    counts = np.maximum((counts * n / counts.sum()).astype(int), 1)
-    y = np.repeat(np.arange(n_classes), counts)
-    shape = (64,) if case == "tabular" else (3, 32, 32)
-    centers = rng.normal(size=(n_classes, int(np.prod(shape)))).astype(np.float32)
-    X = centers[y] + rng.normal(size=(len(y), int(np.prod(shape)))).astype(np.float32)
-    return X.reshape(len(y), *shape), y
-
-
-def hand_loop(module_fn, X, y, epochs, batch_size, lr, device):
-    model = module_fn().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    Xt = torch.as_tensor(X, device=device)
-    yt = torch.as_tensor(y, device=device)
-    n = len(Xt)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(n, device=device)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-    return model
+    """The step-imbalanced classes of ``bench_hand_loop.make_data``: 64
+    features on ``'tabular'``, 3 x 32 x 32 images otherwise."""
+    return bench_hand_loop.make_data(
+        (64,) if case == "tabular" else (3, 32, 32), n, rng
+    )
 
 
 def run_case(case, args, rng):
@@ -208,8 +190,14 @@ def run_case(case, args, rng):
         ).fit(X, y)
 
     methods = {
-        "hand loop": lambda: hand_loop(
-            lambda: module_cls(**module_kw), X, y, epochs, batch_size, lr, device
+        "hand loop": lambda: bench_hand_loop.hand_loop(
+            module_cls(**module_kw),
+            lambda params: torch.optim.AdamW(params, lr=lr),
+            X,
+            y,
+            epochs,
+            batch_size,
+            device,
         ),
         "skorch ERM": skorch_erm,
         "skremix ERM": lambda: ERMClassifier(**skremix_common).fit(X, y),
