@@ -23,6 +23,8 @@ _OWN = ("n_centers", "frequent_ratio", "transfer_strength", "in_channels", "n_cl
 
 
 # The paper's (frequent_ratio, transfer_strength) per imbalance profile.
+# Default contrastive width on vector features or 1x1 maps.
+_VECTOR_WIDTH = 64
 _PAPER_SETTINGS = {"long_tailed": (0.2, 1.0), "step": (0.5, 0.01)}
 
 
@@ -76,10 +78,10 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
         ``rebalance='drw'`` with the default ``rebalance_start=0.8``.
     %(shared_params)s
         ``rsg__*`` parameters go to the RSG module:
-        ``rsg__contrastive_channels`` (default ``min(256, channels at
-        mix_layer)``; 256 is the paper's CIFAR setting, see Notes) and
-        ``rsg__kernel_size`` (default 3, or 1 when the features at
-        ``mix_layer`` are vectors or 1x1 maps).
+        ``rsg__contrastive_channels`` (default ``min(256, D)`` for ``D``
+        channels at ``mix_layer``, ``min(64, D)`` when the features there are
+        vectors or 1x1 maps; 256 is the paper's CIFAR setting, see Notes) and
+        ``rsg__kernel_size`` (default 3, or 1 on vectors or 1x1 maps).
 
     Attributes
     ----------
@@ -123,8 +125,12 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
     mix_layer)``: the paper's 256 on wide features, no wider than the
     features on small networks, where two 256-wide 3x3 convolutions cost
     more than the network's own forward pass (:class:`skremix.nn.RSG`,
-    Notes). A 1x1 kernel on vector features or 1x1 maps computes what the
-    centre tap of a 3x3 kernel would, with 9 times fewer weights.
+    Notes). On vector features or 1x1 maps it is ``min(64, D)`` and the
+    kernel 1: a 1x1 kernel computes what the centre tap of a 3x3 kernel
+    would, with 9 times fewer weights, and the module is then two dense
+    layers on pairs, which at 256 wide cost about as much as an MLP's own
+    step; the narrower width was compared with 256 on the quality matrix's
+    tabular settings (:ref:`methods`, RSG).
 
     With the default ``rebalance='drw'`` this is RSG with deferred
     re-weighting, chosen over RSG alone on the quality matrix (figures in
@@ -247,6 +253,11 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
             )
         one_by_one = len(shape) == 1 or shape[1:] == (1, 1)
         kwargs.setdefault("kernel_size", 1 if one_by_one else 3)
+        if one_by_one:
+            # On vectors the contrastive module is two dense layers on pairs,
+            # as costly as a small MLP's own step at 256 wide; the narrower
+            # default was measured (doc/user_guide/methods.rst, RSG).
+            kwargs.setdefault("contrastive_channels", min(_VECTOR_WIDTH, shape[0]))
         # Created in the 'module' init context: skorch registers it (device,
         # optimizer, train/eval mode, pickling, rsg__* parameters).
         # 'auto' settings are resolved from the training counts when they are

@@ -125,6 +125,29 @@ def test_images(image_imbalanced):
     assert set(clf.predict(X)) <= {10, 11, 12}
 
 
+@pytest.mark.parametrize(
+    "data, params, width, kernel",
+    [
+        # Vectors: min(64, D); the default MLP's blocks.1 is 128 wide.
+        ("rows", {}, 64, 1),
+        ("rows", {"module__hidden_units": (16, 16)}, 16, 1),
+        # An explicit width is kept on vectors.
+        ("rows", {"rsg__contrastive_channels": 256}, 256, 1),
+        # Maps: min(256, D); ConvNet(width=64) gives 128 channels at block2.
+        ("images", {"module__width": 64}, 128, 3),
+    ],
+)
+def test_default_contrastive_width(
+    tabular_imbalanced, image_imbalanced, data, params, width, kernel
+):
+    X, y = tabular_imbalanced if data == "rows" else image_imbalanced
+    quick = {**QUICK, "max_epochs": 1, "generate_from": 1}
+    clf = RSGClassifier(**quick, **params).fit(X, y)
+    assert clf.rsg_.contrastive_channels == width
+    assert clf.rsg_.contrastive.conv1.out_channels == width
+    assert clf.rsg_.kernel_size == kernel
+
+
 def test_non_square_images_and_int_threshold():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 1, 5, 9)).astype(np.float32)

@@ -139,6 +139,8 @@ class RSG(nn.Module):
         paper") wherever the features have at least 256 channels, as in its
         ImageNet-scale networks, and no wider than the features below that
         (see Notes). Pass 256 to reproduce the paper's CIFAR setting exactly.
+        :class:`skremix.RSGClassifier` passes ``min(64, in_channels)`` on
+        vector features or 1x1 maps.
     kernel_size : int, default=3
         Kernel of the contrastive convolutions and of ``T`` (odd, padded to
         keep the size). On 1x1 maps a 3x3 kernel only ever uses its centre tap,
