@@ -256,7 +256,7 @@ class RSGClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
         if one_by_one:
             # On vectors the contrastive module is two dense layers on pairs,
             # as costly as a small MLP's own step at 256 wide; the narrower
-            # default was measured (doc/user_guide/methods.rst, RSG).
+            # default and its study: doc/user_guide/methods.rst, RSG.
             kwargs.setdefault("contrastive_channels", min(_VECTOR_WIDTH, shape[0]))
         # Created in the 'module' init context: skorch registers it (device,
         # optimizer, train/eval mode, pickling, rsg__* parameters).
