@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -21,6 +22,16 @@ class _MFWFitState(FitState):
     """The base's per-fit state plus ``s(N_c)`` of the training counts."""
 
     strength: torch.Tensor | None = None
+
+
+def _beta_draws(rng: np.random.Generator, alpha: float, n: int) -> torch.Tensor:
+    """``n`` draws of ``Beta(alpha, alpha)`` from the host generator (float32).
+
+    On the host, as Remix's one coefficient per batch: a torch Beta
+    distribution object per step costs more than the draws themselves on a
+    small network, and host draws are the same on every device.
+    """
+    return torch.from_numpy(rng.beta(alpha, alpha, size=n).astype(np.float32))
 
 
 @fill_doc(rebalance="'drw'")
@@ -181,11 +192,8 @@ class MFWClassifier(BaseImbalancedClassifier):  # numpydoc ignore=PR02
             weight).
         """
         layer = self._mix_layer_name()
-        concentration = torch.full((), float(self.alpha), device=X.device)
-        beta_dist = torch.distributions.Beta(
-            concentration, concentration, validate_args=False
-        )
-        lam = beta_dist.sample((len(X),)) * self.fit_state(X.device).strength[y]
+        raw = _beta_draws(self.rng_, float(self.alpha), len(X))
+        lam = raw.to(X.device, non_blocking=True) * self.fit_state(X.device).strength[y]
         perm = torch.randperm(len(X), device=X.device)
         with transform_output_at(self.module_, layer, lambda h: mfw_mix(h, lam, perm)):
             logits = self.infer(X, **fit_params)

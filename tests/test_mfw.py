@@ -37,15 +37,13 @@ class Probe(nn.Module):
 
 
 class FixedBeta:
-    """Stand-in for torch.distributions.Beta: every raw draw is 0.8."""
+    """Stand-in for skremix._mfw._beta_draws: every raw draw is 0.8."""
 
     concentrations = []
 
-    def __init__(self, a, b, validate_args=None):
-        FixedBeta.concentrations.append((float(a), float(b)))
-
-    def sample(self, shape):
-        return torch.full(shape, 0.8)
+    def __call__(self, rng, alpha, n):
+        FixedBeta.concentrations.append(float(alpha))
+        return torch.full((n,), 0.8)
 
 
 class RecordingMFW(MFWClassifier):
@@ -86,7 +84,7 @@ def spy(monkeypatch):
 
 
 def test_mixes_in_training_only_at_the_layer_labels_unchanged(spy, monkeypatch):
-    monkeypatch.setattr(torch.distributions, "Beta", FixedBeta)
+    monkeypatch.setattr(skremix._mfw, "_beta_draws", FixedBeta())
     FixedBeta.concentrations.clear()
     X, y = _data()
     clf = RecordingMFW(
@@ -94,7 +92,7 @@ def test_mixes_in_training_only_at_the_layer_labels_unchanged(spy, monkeypatch):
     ).fit(X, y)
     # 100 samples in batches of 25, 2 epochs: one weakening per training step
     assert len(spy) == 8
-    assert FixedBeta.concentrations == [(0.5, 0.5)] * 8
+    assert FixedBeta.concentrations == [0.5] * 8
     s_maj, s_min = _s_by_hand([90, 10], 2.0)
 
     train_calls = [c for c in clf.module_.calls if c[0]]
@@ -161,7 +159,7 @@ def test_defaults_and_step_beta_leaves_minority_unweakened(spy):
 
 
 def test_gradient_reaches_the_partner_feature(monkeypatch):
-    monkeypatch.setattr(torch.distributions, "Beta", FixedBeta)
+    monkeypatch.setattr(skremix._mfw, "_beta_draws", FixedBeta())
     X, y = _data()
     clf = MFWClassifier(Probe(), beta=2.0, max_epochs=1, random_state=0).fit(X, y)
     module = clf.module_
@@ -177,6 +175,7 @@ def test_gradient_reaches_the_partner_feature(monkeypatch):
 
     monkeypatch.setattr(skremix._mfw, "mfw_mix", recording)
     module.train()
+    clf.rng_ = np.random.default_rng(0)  # the host generator of a training step
     logits, targets, extra, records, weights = clf.train_forward(Xt, yt)
     assert (
         torch.equal(targets, yt) and extra == {} and records == {} and weights is None

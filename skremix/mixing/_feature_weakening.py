@@ -132,4 +132,5 @@ def mfw_mix(h: torch.Tensor, lam: torch.Tensor, perm: torch.Tensor) -> torch.Ten
             f"{tuple(lam.shape)}."
         )
     lam = lam.to(h.dtype).view(-1, *([1] * (h.ndim - 1)))
-    return (1 - lam) * h + lam * h[perm]
+    # (1 - lam) * h + lam * h[perm], as one kernel forward and backward.
+    return torch.lerp(h, h[perm], lam)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 __all__ = ["remix_label_factor", "mixed_targets"]
 
@@ -80,9 +79,17 @@ def remix_label_factor(
     else:
         # A host number stays one: the conditions on it are host booleans,
         # with no copy to the device (on CUDA that copy would make the host
-        # wait for the device at every step).
+        # wait for the device at every step), and at most one of the two
+        # cases can apply unless both do (the general path below).
         lam = float(lam)
         lam_y = torch.full_like(ratio, lam)
+        to_minority_j, to_minority_i = lam < tau, 1.0 - lam < tau
+        if not to_minority_j and not to_minority_i:
+            return lam_y
+        if to_minority_j != to_minority_i:
+            if to_minority_j:
+                return lam_y.masked_fill(ratio >= kappa, 0.0)
+            return lam_y.masked_fill(ratio <= 1.0 / kappa, 1.0)
     to_j = (ratio >= kappa) & (lam < tau)
     to_i = (ratio <= 1.0 / kappa) & (1.0 - lam < tau)
     # With kappa = 1 and tau > 0.5 an equal-count pair can meet both cases
@@ -121,11 +128,20 @@ def mixed_targets(
     tensor([[0.2500, 0.0000, 0.7500],
             [0.7500, 0.0000, 0.2500]])
     """
-    one_hot = F.one_hot(y, n_classes).to(torch.float32)
+    # Scattered into zeros rather than built from one-hot rows: F.one_hot
+    # checks the labels' range with a reduction at every call. The sums are
+    # the same: lam_y where the partner's class differs, lam_y + (1 - lam_y)
+    # where it is the same.
+    y = y.long()
+    targets = torch.zeros(len(y), n_classes, dtype=torch.float32, device=y.device)
     if isinstance(lam_y, torch.Tensor):
         lam_y = lam_y.to(dtype=torch.float32, device=y.device)
-        if lam_y.ndim == 1:
-            lam_y = lam_y[:, None]
-    else:  # a host number: no device copy
-        lam_y = float(lam_y)
-    return lam_y * one_hot + (1.0 - lam_y) * one_hot[perm]
+        lam_y = (lam_y.expand(len(y)) if lam_y.ndim == 0 else lam_y.reshape(-1))[
+            :, None
+        ]
+        targets.scatter_(1, y[:, None], lam_y)
+        return targets.scatter_add_(1, y[perm][:, None], 1.0 - lam_y)
+    lam_y = float(lam_y)  # a host number: no device copy
+    targets.scatter_(1, y[:, None], lam_y)
+    rest = torch.full((len(y), 1), 1.0 - lam_y, dtype=torch.float32, device=y.device)
+    return targets.scatter_add_(1, y[perm][:, None], rest)
