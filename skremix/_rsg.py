@@ -22,9 +22,9 @@ __all__ = ["RSGClassifier"]
 _OWN = ("n_centers", "frequent_ratio", "transfer_strength", "in_channels", "n_classes")
 
 
-# The paper's (frequent_ratio, transfer_strength) per imbalance profile.
 # Default contrastive width on vector features or 1x1 maps.
 _VECTOR_WIDTH = 64
+# The paper's (frequent_ratio, transfer_strength) per imbalance profile.
 _PAPER_SETTINGS = {"long_tailed": (0.2, 1.0), "step": (0.5, 0.01)}
 
 
