@@ -114,7 +114,8 @@ def hand_remix_loop(module, optimizer, X, y, epochs, batch_size, device):
     model = copy.deepcopy(module).to(device)
     Xt = torch.as_tensor(X, device=device)
     yt = torch.as_tensor(y, device=device)
-    counts = torch.bincount(yt, minlength=10).float()
+    n_classes = int(yt.max()) + 1
+    counts = torch.bincount(yt, minlength=n_classes).float()
     weights = torch.as_tensor(
         effective_number_weights(counts.cpu().numpy()),
         dtype=torch.float32,
@@ -133,7 +134,7 @@ def hand_remix_loop(module, optimizer, X, y, epochs, batch_size, device):
             lam = float(rng.beta(0.4, 0.4))
             perm = torch.randperm(len(xb), device=device)
             lam_y = remix_label_factor(lam, counts[yb], counts[yb[perm]])
-            targets = mixed_targets(yb, perm, lam_y, 10)
+            targets = mixed_targets(yb, perm, lam_y, n_classes)
             opt.zero_grad(set_to_none=True)
             logits = model(torch.lerp(xb[perm], xb, lam))
             loss = soft_cross_entropy(logits, targets, weight).mean()
